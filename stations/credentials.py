@@ -1,0 +1,40 @@
+"""Charger passwords (OCPP security profiles 1 and 2, the AuthorizationKey).
+
+Keys are machine secrets of 16 to 40 bytes, so a salted SHA-256 is enough and keeps a reconnect storm
+of thousands of chargers cheap; a slow password hash would cost ~0.3 s of CPU per handshake.
+Keys are compared as bytes: the 1.6 security whitepaper allows binary AuthorizationKeys.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+MIN_KEY_BYTES = 16
+MAX_KEY_BYTES = 40
+
+
+def password_hash(password: bytes) -> str:
+    salt = secrets.token_hex(16)
+    return f"sha256${salt}${hashlib.sha256(salt.encode() + password).hexdigest()}"
+
+
+def password_matches(password: bytes, stored_hash: str) -> bool:
+    try:
+        algorithm, salt, digest = stored_hash.split("$")
+    except ValueError:
+        return False
+    if algorithm != "sha256":
+        return False
+    candidate = hashlib.sha256(salt.encode() + password).hexdigest()
+    return hmac.compare_digest(candidate, digest)
+
+
+def password_generate() -> str:
+    return secrets.token_urlsafe(24)[:32]
+
+
+def password_validate(password: bytes) -> None:
+    if not MIN_KEY_BYTES <= len(password) <= MAX_KEY_BYTES:
+        raise ValueError(f"A charger password must be {MIN_KEY_BYTES} to {MAX_KEY_BYTES} bytes long.")

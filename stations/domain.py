@@ -1,0 +1,102 @@
+"""Domain vocabulary of the gateway, shared by every OCPP version's adapter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import models
+
+
+class RegistrationStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    ACCEPTED = "accepted", "Accepted"
+    REJECTED = "rejected", "Rejected"
+
+
+class ConnectorStatus(models.TextChoices):
+    """1.6 reports the fine-grained states; 2.0.1 reports Occupied plus a charging state."""
+
+    AVAILABLE = "available", "Available"
+    PREPARING = "preparing", "Preparing"
+    CHARGING = "charging", "Charging"
+    SUSPENDED_EV = "suspended_ev", "Suspended by EV"
+    SUSPENDED_EVSE = "suspended_evse", "Suspended by charger"
+    FINISHING = "finishing", "Finishing"
+    OCCUPIED = "occupied", "Occupied"
+    RESERVED = "reserved", "Reserved"
+    UNAVAILABLE = "unavailable", "Unavailable"
+    FAULTED = "faulted", "Faulted"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class StopReason(models.TextChoices):
+    LOCAL = "local", "Stopped at the charger"
+    REMOTE = "remote", "Stopped remotely"
+    EV_DISCONNECTED = "ev_disconnected", "EV disconnected"
+    HARD_RESET = "hard_reset", "Hard reset"
+    SOFT_RESET = "soft_reset", "Soft reset"
+    REBOOT = "reboot", "Reboot"
+    POWER_LOSS = "power_loss", "Power loss"
+    EMERGENCY_STOP = "emergency_stop", "Emergency stop"
+    DE_AUTHORIZED = "de_authorized", "De-authorized"
+    UNLOCK_COMMAND = "unlock_command", "Unlock command"
+    OTHER = "other", "Other"
+
+
+class CallStatus(models.TextChoices):
+    """Life of a CSMS-initiated call."""
+
+    PENDING = "pending", "Pending"
+    ANSWERED = "answered", "Answered"
+    REJECTED = "rejected", "CallError"
+    TIMEOUT = "timeout", "Timed out"
+    OFFLINE = "offline", "Charger offline"
+
+
+@dataclass(frozen=True)
+class StationInfo:
+    """What a charger says about itself at boot."""
+
+    vendor: str
+    model: str
+    serial_number: str = ""
+    firmware_version: str = ""
+    iccid: str = ""
+    imsi: str = ""
+    meter_type: str = ""
+    meter_serial_number: str = ""
+
+
+@dataclass(frozen=True)
+class BootDecision:
+    status: RegistrationStatus
+    interval_s: int
+    current_time: datetime
+
+
+@dataclass(frozen=True)
+class MeterSampleData:
+    sampled_at: datetime
+    value: Decimal
+    measurand: str = "Energy.Active.Import.Register"
+    unit: str = "Wh"
+    phase: str = ""
+    context: str = "Sample.Periodic"
+    location: str = ""
+
+
+@dataclass
+class MeterReading:
+    """The samples of one MeterValues message (or of a stop's transaction data)."""
+
+    samples: list[MeterSampleData] = field(default_factory=list)
+
+    def energy_register_wh(self) -> int | None:
+        """Return the last whole-charger imported-energy register reading, in Wh."""
+        for sample in reversed(self.samples):
+            if sample.measurand == "Energy.Active.Import.Register" and not sample.phase:
+                factor = 1000 if sample.unit.lower() == "kwh" else 1
+                return int(sample.value * factor)
+        return None

@@ -1,0 +1,138 @@
+"""What every OCPP version's adapter shares: dispatch, validation, journal, persist-before-reply."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from django.db import transaction
+from django.utils import timezone
+
+from stations.models import Direction
+from stations.ocpp import framing
+from stations.ocpp.framing import Call, CallError, CallResult, ErrorKind, FrameError
+from stations.ocpp.validation import validate_payload
+from stations.services.journal import FrameRecord, frames_record
+from stations.services.registry import station_seen
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[Any, dict[str, Any]], dict[str, Any]]
+# Chargers that talk keep `last_seen_at` fresh; writing it more often than this buys nothing.
+SEEN_WRITE_INTERVAL_S = 30
+
+
+@dataclass
+class Processed:
+    """The outcome of one incoming frame: the reply to send, or a response to an outgoing call."""
+
+    reply: str | None = None
+    response: CallResult | CallError | None = None
+    records: list[FrameRecord] = field(default_factory=list)
+
+
+def parse_timestamp(value: str, field_name: str = "timestamp") -> datetime:
+    """Parse an OCPP dateTime; one without an offset is taken as UTC, as chargers mean it."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise FrameError(ErrorKind.PROPERTY, f"{field_name}: {value!r} is not an RFC 3339 date-time.") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def format_timestamp(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class ProtocolAdapter:
+    """One instance per connection. Subclasses map their version's messages onto the services."""
+
+    subprotocol: ClassVar[str]
+    schema_version: ClassVar[str]
+    error_codes: ClassVar[dict[str, str]]
+    handlers: ClassVar[dict[str, str]]  # charger-initiated action -> method name
+    csms_actions: ClassVar[frozenset[str]]  # actions the CSMS may send
+    # Actions refused with SecurityError until the charger's registration is accepted.
+    needs_acceptance: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, *, identity: str, station_id: int, accepted: bool) -> None:
+        self.identity = identity
+        self.station_id = station_id
+        self.accepted = accepted
+        self._seen_written_at = 0.0
+
+    # --- incoming -------------------------------------------------------------------------------
+    def process(self, text: str) -> Processed:
+        """Handle one text frame from the charger; persist everything before the reply is returned."""
+        received_at = timezone.now()
+        inbound = FrameRecord(self.identity, Direction.IN, text, at=received_at)
+        try:
+            frame = framing.parse(text)
+        except FrameError as error:
+            return self._refuse(error, inbound)
+        inbound = FrameRecord(self.identity, Direction.IN, text, frame.message_type, frame.unique_id,
+                              getattr(frame, "action", ""), received_at)
+        if not isinstance(frame, Call):
+            frames_record(records=[inbound])
+            return Processed(response=frame)
+        try:
+            handler = self._handler_for(frame)
+            validate_payload(version=self.schema_version, message_type=framing.CALL, action=frame.action,
+                             payload=frame.payload, unique_id=frame.unique_id)
+            with transaction.atomic():
+                result = handler(frame.payload)
+                validate_payload(version=self.schema_version, message_type=framing.CALLRESULT,
+                                 action=frame.action, payload=result, unique_id=frame.unique_id)
+                reply = framing.build_result(frame.unique_id, result)
+                self.touch(received_at)
+                frames_record(records=[inbound, self._outbound(reply, framing.CALLRESULT, frame)])
+            return Processed(reply=reply)
+        except FrameError as error:
+            error.unique_id = frame.unique_id
+            return self._refuse(error, inbound, frame.action)
+        except Exception:
+            logger.exception("%s: %s failed", self.identity, frame.action)
+            error = FrameError(ErrorKind.INTERNAL, f"The CSMS could not process {frame.action}.", frame.unique_id)
+            return self._refuse(error, inbound, frame.action)
+
+    def _handler_for(self, call: Call) -> Callable[[dict[str, Any]], dict[str, Any]]:
+        name = self.handlers.get(call.action)
+        if name is None:
+            if call.action in self.csms_actions:
+                raise FrameError(ErrorKind.NOT_SUPPORTED, f"{call.action} is sent by the CSMS, not by chargers.")
+            raise FrameError(ErrorKind.NOT_IMPLEMENTED, f"Unknown action {call.action!r}.")
+        if not self.accepted and call.action in self.needs_acceptance:
+            raise FrameError(ErrorKind.SECURITY, "This charger's registration has not been accepted.")
+        return getattr(self, name)
+
+    def _refuse(self, error: FrameError, inbound: FrameRecord, action: str = "") -> Processed:
+        code = self.error_codes[error.kind]
+        reply = framing.build_error(error.unique_id, code, error.description, error.details)
+        outbound = FrameRecord(self.identity, Direction.OUT, reply, framing.CALLERROR, error.unique_id, action)
+        frames_record(records=[inbound, outbound])
+        return Processed(reply=reply)
+
+    def _outbound(self, text: str, message_type: int, call: Call) -> FrameRecord:
+        return FrameRecord(self.identity, Direction.OUT, text, message_type, call.unique_id, call.action)
+
+    def touch(self, at: datetime, force: bool = False) -> None:
+        now = at.timestamp()
+        if force or now - self._seen_written_at >= SEEN_WRITE_INTERVAL_S:
+            station_seen(station_id=self.station_id, at=at)
+            self._seen_written_at = now
+
+    # --- outgoing -------------------------------------------------------------------------------
+    @classmethod
+    def encode_call(cls, unique_id: str, action: str, payload: dict[str, Any]) -> str:
+        """Validate a CSMS-initiated call and frame it."""
+        if action not in cls.csms_actions:
+            raise FrameError(ErrorKind.NOT_SUPPORTED, f"{action} is not a {cls.subprotocol} CSMS action.")
+        validate_payload(version=cls.schema_version, message_type=framing.CALL, action=action,
+                         payload=payload, unique_id=unique_id)
+        return framing.build_call(unique_id, action, payload)
+
+    def record_outgoing(self, text: str, unique_id: str, action: str) -> None:
+        frames_record(records=[FrameRecord(self.identity, Direction.OUT, text, framing.CALL, unique_id, action)])

@@ -1,0 +1,160 @@
+"""The WebSocket end of the gateway: transport only. Authentication, subprotocol, routing of frames to
+the adapter, and CSMS-initiated calls delivered through the channel layer."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import logging
+from typing import Any
+from urllib.parse import unquote
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.core.exceptions import ValidationError
+
+from stations.models import identity_validator
+from stations.ocpp.adapters import adapter_for
+from stations.ocpp.base import ProtocolAdapter
+from stations.ocpp.framing import CallResult, FrameError
+from stations.services import registry
+
+logger = logging.getLogger(__name__)
+
+# Closing before accept() refuses the handshake (daphne answers HTTP 403).
+REPLACED_CLOSE_CODE = 4000
+
+
+def basic_credentials(headers: list[tuple[bytes, bytes]]) -> tuple[bytes | None, bytes | None]:
+    """Split an HTTP Basic Authorization header into raw username and password bytes."""
+    value = dict(headers).get(b"authorization", b"")
+    scheme, _, encoded = value.partition(b" ")
+    if scheme.lower() != b"basic" or not encoded:
+        return None, None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return None, None
+    username, colon, password = decoded.partition(b":")
+    return (username, password) if colon else (None, None)
+
+
+def in_thread_pool(func: Any) -> Any:
+    # Not the single thread-sensitive executor: chargers must not queue behind each other's queries,
+    # nor behind an admin request waiting for a charger's answer.
+    return database_sync_to_async(func, thread_sensitive=False)
+
+
+class ChargePointConsumer(AsyncWebsocketConsumer):
+    adapter: ProtocolAdapter | None = None
+    in_flight: dict[str, Any] | None = None
+
+    async def connect(self) -> None:
+        self.identity = unquote(self.scope["url_route"]["kwargs"]["identity"])
+        self.pending: dict[str, asyncio.Future[Any]] = {}
+        self.outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        adapter_cls = adapter_for(self.scope.get("subprotocols") or [])
+        if adapter_cls is None:
+            logger.warning("%s refused: offered no supported subprotocol %s", self.identity,
+                           self.scope.get("subprotocols"))
+            await self.close()
+            return
+        try:
+            identity_validator(self.identity)
+        except ValidationError:
+            logger.warning("refused a malformed identity %r", self.identity)
+            await self.close()
+            return
+        username, password = basic_credentials(self.scope.get("headers", []))
+        admission, station_id = await in_thread_pool(registry.station_admit)(
+            identity=self.identity, username=username, password=password
+        )
+        if station_id is None:
+            logger.warning("%s refused: %s", self.identity, admission.value)
+            await self.close()
+            return
+        accepted = await in_thread_pool(registry.station_is_accepted)(station_id=station_id)
+        self.adapter = adapter_cls(identity=self.identity, station_id=station_id, accepted=accepted)
+        previous = await in_thread_pool(registry.station_connect)(
+            station_id=station_id, protocol=adapter_cls.subprotocol, channel_name=self.channel_name
+        )
+        if previous:
+            await self.channel_layer.send(previous, {"type": "ocpp.replaced"})
+        await self.accept(adapter_cls.subprotocol)
+        self.sender = asyncio.create_task(self.send_calls())
+        logger.info("%s connected with %s", self.identity, adapter_cls.subprotocol)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        assert self.adapter is not None
+        text = text_data if text_data is not None else (bytes_data or b"").decode("utf-8", "replace")
+        processed = await in_thread_pool(self.adapter.process)(text)
+        if processed.reply is not None:
+            await self.send(text_data=processed.reply)
+        if processed.response is not None:
+            future = self.pending.get(processed.response.unique_id)
+            if future is not None and not future.done():
+                future.set_result(processed.response)
+
+    async def disconnect(self, code: int) -> None:
+        if self.adapter is None:
+            return
+        self.sender.cancel()
+        unanswered = [self.in_flight] if self.in_flight else []
+        while not self.outbox.empty():
+            unanswered.append(self.outbox.get_nowait())
+        for event in unanswered:
+            await self.reply(event, {"status": "offline"})
+        await in_thread_pool(registry.station_disconnect)(
+            station_id=self.adapter.station_id, channel_name=self.channel_name
+        )
+        logger.info("%s disconnected (%s)", self.identity, code)
+
+    # --- channel-layer events -----------------------------------------------------------------------
+    async def ocpp_replaced(self, event: dict[str, Any]) -> None:
+        logger.info("%s: a new connection replaces this one", self.identity)
+        await self.close(code=REPLACED_CLOSE_CODE)
+
+    async def ocpp_call(self, event: dict[str, Any]) -> None:
+        """Queue a CSMS-initiated call; a spawned task sends it, so this handler never waits on the charger."""
+        await self.channel_layer.send(event["reply_channel"], {"type": "ocpp.call.accepted"})
+        self.outbox.put_nowait(event)
+
+    async def send_calls(self) -> None:
+        # OCPP-J: one CALL in flight per direction; the next waits for the answer or the timeout.
+        while True:
+            self.in_flight = await self.outbox.get()
+            try:
+                outcome = await self.call(self.in_flight)
+            except Exception:
+                logger.exception("%s: sending %s failed", self.identity, self.in_flight.get("action"))
+                outcome = {"status": "error", "error_description": "The gateway failed to send the call."}
+            await self.reply(self.in_flight, outcome)
+            self.in_flight = None
+
+    async def call(self, event: dict[str, Any]) -> dict[str, Any]:
+        assert self.adapter is not None
+        unique_id, action = event["unique_id"], event["action"]
+        try:
+            text = self.adapter.encode_call(unique_id, action, event["payload"])
+        except FrameError as error:
+            return {"status": "invalid", "error_description": error.description}
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.pending[unique_id] = future
+        try:
+            await in_thread_pool(self.adapter.record_outgoing)(text, unique_id, action)
+            await self.send(text_data=text)
+            response = await asyncio.wait_for(future, timeout=event["timeout"])
+        except TimeoutError:
+            return {"status": "timeout"}
+        finally:
+            self.pending.pop(unique_id, None)
+        if isinstance(response, CallResult):
+            return {"status": "answered", "payload": response.payload}
+        return {"status": "rejected", "error_code": response.code, "error_description": response.description,
+                "details": response.details}
+
+    async def reply(self, event: dict[str, Any], outcome: dict[str, Any]) -> None:
+        await self.channel_layer.send(
+            event["reply_channel"], {"type": "ocpp.call.result", "unique_id": event["unique_id"], **outcome}
+        )

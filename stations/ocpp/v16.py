@@ -1,0 +1,192 @@
+"""OCPP 1.6J: charger messages mapped onto the domain services, and back."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.utils import timezone
+
+from accounts.domain import Authorization, AuthorizationStatus
+from accounts.services import id_token_authorize
+from stations.domain import ConnectorStatus, MeterReading, MeterSampleData, RegistrationStatus, StationInfo, StopReason
+from stations.ocpp.base import ProtocolAdapter, format_timestamp, parse_timestamp
+from stations.ocpp.framing import ErrorKind, FrameError
+from stations.services import registry, sessions
+
+STATUS_16 = {
+    "Available": ConnectorStatus.AVAILABLE,
+    "Preparing": ConnectorStatus.PREPARING,
+    "Charging": ConnectorStatus.CHARGING,
+    "SuspendedEV": ConnectorStatus.SUSPENDED_EV,
+    "SuspendedEVSE": ConnectorStatus.SUSPENDED_EVSE,
+    "Finishing": ConnectorStatus.FINISHING,
+    "Reserved": ConnectorStatus.RESERVED,
+    "Unavailable": ConnectorStatus.UNAVAILABLE,
+    "Faulted": ConnectorStatus.FAULTED,
+}
+AUTHORIZATION_16 = {
+    AuthorizationStatus.ACCEPTED: "Accepted",
+    AuthorizationStatus.BLOCKED: "Blocked",
+    AuthorizationStatus.EXPIRED: "Expired",
+    AuthorizationStatus.INVALID: "Invalid",
+    AuthorizationStatus.CONCURRENT_TX: "ConcurrentTx",
+}
+REGISTRATION_16 = {
+    RegistrationStatus.ACCEPTED: "Accepted",
+    RegistrationStatus.PENDING: "Pending",
+    RegistrationStatus.REJECTED: "Rejected",
+}
+STOP_REASON_16 = {
+    "EmergencyStop": StopReason.EMERGENCY_STOP,
+    "EVDisconnected": StopReason.EV_DISCONNECTED,
+    "HardReset": StopReason.HARD_RESET,
+    "Local": StopReason.LOCAL,
+    "Other": StopReason.OTHER,
+    "PowerLoss": StopReason.POWER_LOSS,
+    "Reboot": StopReason.REBOOT,
+    "Remote": StopReason.REMOTE,
+    "SoftReset": StopReason.SOFT_RESET,
+    "UnlockCommand": StopReason.UNLOCK_COMMAND,
+    "DeAuthorized": StopReason.DE_AUTHORIZED,
+}
+ERROR_CODES_16 = {
+    ErrorKind.NOT_IMPLEMENTED: "NotImplemented",
+    ErrorKind.NOT_SUPPORTED: "NotSupported",
+    ErrorKind.INTERNAL: "InternalError",
+    ErrorKind.PROTOCOL: "ProtocolError",
+    ErrorKind.SECURITY: "SecurityError",
+    ErrorKind.FORMAT: "FormationViolation",
+    ErrorKind.RPC_FRAMEWORK: "FormationViolation",
+    ErrorKind.PROPERTY: "PropertyConstraintViolation",
+    ErrorKind.OCCURRENCE: "OccurenceConstraintViolation",  # sic: the 1.6 spelling
+    ErrorKind.MISSING: "ProtocolError",  # 1.6: "Payload for Action is incomplete"
+    ErrorKind.TYPE: "TypeConstraintViolation",
+    ErrorKind.GENERIC: "GenericError",
+}
+
+
+def id_tag_info(authorization: Authorization) -> dict[str, Any]:
+    info: dict[str, Any] = {"status": AUTHORIZATION_16[authorization.status]}
+    if authorization.expires_at is not None:
+        info["expiryDate"] = format_timestamp(authorization.expires_at)
+    return info
+
+
+def meter_reading(meter_values: list[dict[str, Any]]) -> MeterReading:
+    """Flatten 1.6 meterValue[] into samples, with the defaults the specification gives."""
+    reading = MeterReading()
+    for meter_value in meter_values:
+        sampled_at = parse_timestamp(meter_value["timestamp"], "meterValue/timestamp")
+        for sampled in meter_value["sampledValue"]:
+            if sampled.get("format") == "SignedData":
+                continue  # a signed blob, kept in the journal; not a number
+            try:
+                value = Decimal(sampled["value"])
+            except InvalidOperation:
+                continue  # unreadable value: the frame stays in the journal
+            if not value.is_finite():
+                continue
+            reading.samples.append(MeterSampleData(
+                sampled_at=sampled_at, value=value,
+                measurand=sampled.get("measurand", "Energy.Active.Import.Register"),
+                unit=sampled.get("unit", "Wh"), phase=sampled.get("phase", ""),
+                context=sampled.get("context", "Sample.Periodic"), location=sampled.get("location", ""),
+            ))
+    return reading
+
+
+class Ocpp16(ProtocolAdapter):
+    subprotocol = "ocpp1.6"
+    schema_version = "1.6"
+    error_codes = ERROR_CODES_16
+    handlers = {
+        "BootNotification": "boot_notification",
+        "Heartbeat": "heartbeat",
+        "StatusNotification": "status_notification",
+        "Authorize": "authorize",
+        "StartTransaction": "start_transaction",
+        "StopTransaction": "stop_transaction",
+        "MeterValues": "meter_values",
+        "DataTransfer": "data_transfer",
+        "DiagnosticsStatusNotification": "diagnostics_status_notification",
+        "FirmwareStatusNotification": "firmware_status_notification",
+    }
+    csms_actions = frozenset({
+        "CancelReservation", "ChangeAvailability", "ChangeConfiguration", "ClearCache", "ClearChargingProfile",
+        "DataTransfer", "GetCompositeSchedule", "GetConfiguration", "GetDiagnostics", "GetLocalListVersion",
+        "RemoteStartTransaction", "RemoteStopTransaction", "ReserveNow", "Reset", "SendLocalList",
+        "SetChargingProfile", "TriggerMessage", "UnlockConnector", "UpdateFirmware",
+    })
+    needs_acceptance = frozenset({"Authorize", "StartTransaction", "StopTransaction", "MeterValues"})
+
+    def boot_notification(self, p: dict[str, Any]) -> dict[str, Any]:
+        info = StationInfo(
+            vendor=p["chargePointVendor"], model=p["chargePointModel"],
+            serial_number=p.get("chargePointSerialNumber") or p.get("chargeBoxSerialNumber", ""),
+            firmware_version=p.get("firmwareVersion", ""), iccid=p.get("iccid", ""), imsi=p.get("imsi", ""),
+            meter_type=p.get("meterType", ""), meter_serial_number=p.get("meterSerialNumber", ""),
+        )
+        decision = registry.station_boot(station_id=self.station_id, info=info)
+        self.accepted = decision.status == RegistrationStatus.ACCEPTED
+        return {"status": REGISTRATION_16[decision.status], "currentTime": format_timestamp(decision.current_time),
+                "interval": decision.interval_s}
+
+    def heartbeat(self, p: dict[str, Any]) -> dict[str, Any]:
+        now = timezone.now()
+        self.touch(now, force=True)
+        return {"currentTime": format_timestamp(now)}
+
+    def status_notification(self, p: dict[str, Any]) -> dict[str, Any]:
+        connector_id = p["connectorId"]  # 0 is the charger as a whole
+        occurred_at = parse_timestamp(p["timestamp"]) if "timestamp" in p else timezone.now()
+        registry.connector_status_update(
+            station_id=self.station_id, evse_id=connector_id or None, connector_id=1 if connector_id else None,
+            status=STATUS_16[p["status"]], occurred_at=occurred_at,
+            error_code="" if p["errorCode"] == "NoError" else p["errorCode"], info=p.get("info", ""),
+            vendor_error_code=p.get("vendorErrorCode", ""),
+        )
+        return {}
+
+    def authorize(self, p: dict[str, Any]) -> dict[str, Any]:
+        return {"idTagInfo": id_tag_info(id_token_authorize(id_tag=p["idTag"]))}
+
+    def start_transaction(self, p: dict[str, Any]) -> dict[str, Any]:
+        if p["connectorId"] < 1:
+            raise FrameError(ErrorKind.PROPERTY, "connectorId: a transaction needs a connector greater than 0.")
+        outcome = sessions.session_start(
+            station_id=self.station_id, evse_id=p["connectorId"], connector_id=1, id_tag=p["idTag"],
+            meter_start_wh=p["meterStart"], started_at=parse_timestamp(p["timestamp"]),
+            reservation_id=p.get("reservationId"),
+        )
+        assert outcome.authorization is not None
+        return {"transactionId": outcome.session.pk, "idTagInfo": id_tag_info(outcome.authorization)}
+
+    def stop_transaction(self, p: dict[str, Any]) -> dict[str, Any]:
+        reading = meter_reading(p.get("transactionData", []))
+        outcome = sessions.session_stop(
+            station_id=self.station_id, external_id=str(p["transactionId"]), meter_stop_wh=p["meterStop"],
+            stopped_at=parse_timestamp(p["timestamp"]), reason=STOP_REASON_16[p.get("reason", "Local")],
+            id_tag=p.get("idTag", ""), reading=reading,
+        )
+        return {"idTagInfo": id_tag_info(outcome.authorization)} if outcome.authorization else {}
+
+    def meter_values(self, p: dict[str, Any]) -> dict[str, Any]:
+        transaction_id = p.get("transactionId")
+        sessions.session_meter_record(
+            station_id=self.station_id, evse_id=p["connectorId"], reading=meter_reading(p["meterValue"]),
+            external_id=str(transaction_id) if transaction_id is not None else None,
+        )
+        return {}
+
+    def data_transfer(self, p: dict[str, Any]) -> dict[str, Any]:
+        return {"status": "UnknownVendorId"}  # no vendor extensions yet; the frame is in the journal
+
+    def diagnostics_status_notification(self, p: dict[str, Any]) -> dict[str, Any]:
+        registry.station_report_update(station_id=self.station_id, diagnostics_status=p["status"])
+        return {}
+
+    def firmware_status_notification(self, p: dict[str, Any]) -> dict[str, Any]:
+        registry.station_report_update(station_id=self.station_id, firmware_status=p["status"])
+        return {}
+

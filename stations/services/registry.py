@@ -1,0 +1,155 @@
+"""Chargers coming and going: authentication, connections, boot, heartbeat, status."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from stations.credentials import password_hash, password_matches, password_validate
+from stations.domain import BootDecision, ConnectorStatus, RegistrationStatus, StationInfo
+from stations.models import Connector, Site, StatusChange, Station
+
+
+class Admission(enum.Enum):
+    ADMITTED = "admitted"
+    UNKNOWN = "unknown identity"
+    NO_CREDENTIALS = "no credentials"
+    WRONG_PASSWORD = "wrong password"
+
+
+def station_create(*, identity: str, password: str, site_name: str | None = None,
+                   registration_status: str = RegistrationStatus.ACCEPTED) -> Station:
+    """Register a charger with its password (profile 1/2 AuthorizationKey)."""
+    password_validate(password.encode())
+    site = Site.objects.get_or_create(name=site_name)[0] if site_name else None
+    station = Station(identity=identity, site=site, registration_status=registration_status,
+                      password_hash=password_hash(password.encode()))
+    station.full_clean()
+    station.save()
+    return station
+
+
+def station_password_set(*, station: Station, password: str) -> None:
+    password_validate(password.encode())
+    station.password_hash = password_hash(password.encode())
+    station.save(update_fields=["password_hash"])
+
+
+@transaction.atomic
+def station_admit(*, identity: str, username: bytes | None, password: bytes | None) -> tuple[Admission, int | None]:
+    """Check a handshake's Basic credentials; with auto-registration, enrol a new identity as Pending."""
+    if password is None or username is None:
+        return Admission.NO_CREDENTIALS, None
+    if username != identity.encode():
+        return Admission.WRONG_PASSWORD, None
+    station = Station.objects.filter(identity=identity).only("id", "password_hash").first()
+    if station is None:
+        if not settings.CSMS_AUTO_REGISTER:
+            return Admission.UNKNOWN, None
+        try:
+            password_validate(password)
+        except ValueError:
+            return Admission.WRONG_PASSWORD, None
+        station = Station.objects.create(identity=identity, password_hash=password_hash(password),
+                                         registration_status=RegistrationStatus.PENDING)
+        return Admission.ADMITTED, station.pk
+    if not password_matches(password, station.password_hash):
+        return Admission.WRONG_PASSWORD, None
+    return Admission.ADMITTED, station.pk
+
+
+def station_connect(*, station_id: int, protocol: str, channel_name: str) -> str:
+    """Mark the charger online on this connection; return the channel of the connection it replaces."""
+    now = timezone.now()
+    with transaction.atomic():
+        station = Station.objects.select_for_update().only("channel_name").get(pk=station_id)
+        previous = station.channel_name
+        Station.objects.filter(pk=station_id).update(
+            is_online=True, protocol=protocol, channel_name=channel_name, connected_at=now, last_seen_at=now
+        )
+    return previous if previous != channel_name else ""
+
+
+def station_disconnect(*, station_id: int, channel_name: str) -> bool:
+    """Mark the charger offline, unless a newer connection has taken over."""
+    return bool(
+        Station.objects.filter(pk=station_id, channel_name=channel_name).update(is_online=False, channel_name="")
+    )
+
+
+def station_seen(*, station_id: int, at: datetime | None = None) -> None:
+    Station.objects.filter(pk=station_id).update(last_seen_at=at or timezone.now(), is_online=True)
+
+
+def station_heartbeat_interval(station: Station) -> int:
+    return station.heartbeat_interval_s or settings.CSMS_HEARTBEAT_INTERVAL_S
+
+
+def station_boot(*, station_id: int, info: StationInfo) -> BootDecision:
+    """Record what the charger says about itself and tell it whether it is accepted."""
+    now = timezone.now()
+    station = Station.objects.get(pk=station_id)
+    for field, value in vars(info).items():
+        setattr(station, field, value)
+    station.last_boot_at = station.last_seen_at = now
+    station.save(update_fields=[*vars(info), "last_boot_at", "last_seen_at"])
+    status = RegistrationStatus(station.registration_status)
+    # A Pending or Rejected charger retries its boot after `interval`: keep that short.
+    interval = station_heartbeat_interval(station) if status == RegistrationStatus.ACCEPTED else 60
+    return BootDecision(status=status, interval_s=interval, current_time=now)
+
+
+def station_is_accepted(*, station_id: int) -> bool:
+    return Station.objects.filter(pk=station_id, registration_status=RegistrationStatus.ACCEPTED).exists()
+
+
+def station_mark_offline_overdue(*, now: datetime | None = None) -> int:
+    """Mark offline the chargers silent for longer than their heartbeat interval plus grace."""
+    now = now or timezone.now()
+    grace = settings.CSMS_HEARTBEAT_GRACE_S
+    overdue = [
+        station.pk
+        for station in Station.objects.filter(is_online=True).only("pk", "last_seen_at", "heartbeat_interval_s")
+        if station.last_seen_at is None
+        or (now - station.last_seen_at).total_seconds() > station_heartbeat_interval(station) + grace
+    ]
+    return Station.objects.filter(pk__in=overdue).update(is_online=False)
+
+
+def connector_get_or_create(*, station_id: int, evse_id: int, connector_id: int = 1) -> Connector:
+    return Connector.objects.get_or_create(station_id=station_id, evse_id=evse_id, connector_id=connector_id)[0]
+
+
+@transaction.atomic
+def connector_status_update(
+    *, station_id: int, evse_id: int | None, connector_id: int | None, status: ConnectorStatus,
+    occurred_at: datetime, error_code: str = "", info: str = "", vendor_error_code: str = "",
+) -> None:
+    """Record a status report; one older than the current state (queued offline) only joins the history."""
+    connector = None
+    if evse_id is None:
+        Station.objects.filter(pk=station_id).update(status=status, error_code=error_code)
+    else:
+        connector = Connector.objects.select_for_update().filter(
+            station_id=station_id, evse_id=evse_id, connector_id=connector_id or 1
+        ).first() or connector_get_or_create(station_id=station_id, evse_id=evse_id, connector_id=connector_id or 1)
+        if connector.status_since is None or occurred_at >= connector.status_since:
+            connector.status, connector.error_code, connector.info = status, error_code, info
+            connector.vendor_error_code, connector.status_since = vendor_error_code, occurred_at
+            connector.save(update_fields=["status", "error_code", "info", "vendor_error_code", "status_since"])
+    StatusChange.objects.create(
+        station_id=station_id, connector=connector, status=status, error_code=error_code, info=info,
+        vendor_error_code=vendor_error_code, occurred_at=occurred_at,
+    )
+
+
+def station_report_update(*, station_id: int, diagnostics_status: str | None = None,
+                          firmware_status: str | None = None) -> None:
+    """Record the progress a charger reports of a diagnostics upload or a firmware update."""
+    fields = {k: v for k, v in {"diagnostics_status": diagnostics_status,
+                                "firmware_status": firmware_status}.items() if v is not None}
+    Station.objects.filter(pk=station_id).update(**fields)

@@ -1,0 +1,141 @@
+"""Charging sessions: start, meter values, stop. Chargers retry, so every step is idempotent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+
+from accounts.domain import Authorization, AuthorizationStatus
+from accounts.services import id_token_authorize
+from stations.domain import MeterReading, StopReason
+from stations.models import ChargingSession, MeterSample
+from stations.services.registry import connector_get_or_create
+from stations.signals import session_ended
+
+
+@dataclass(frozen=True)
+class SessionOutcome:
+    session: ChargingSession
+    authorization: Authorization | None
+
+
+def _authorize_for_session(*, id_tag: str, at: datetime, exclude_pk: int | None = None) -> Authorization:
+    authorization = id_token_authorize(id_tag=id_tag, at=at)
+    if authorization.status == AuthorizationStatus.ACCEPTED and authorization.id_token_pk is not None:
+        busy = ChargingSession.objects.open().filter(id_token_id=authorization.id_token_pk)
+        if exclude_pk is not None:
+            busy = busy.exclude(pk=exclude_pk)
+        if busy.exists():
+            return Authorization(status=AuthorizationStatus.CONCURRENT_TX, expires_at=authorization.expires_at,
+                                 id_token_pk=authorization.id_token_pk)
+    return authorization
+
+
+@transaction.atomic
+def session_start(
+    *, station_id: int, evse_id: int, connector_id: int, id_tag: str, meter_start_wh: int,
+    started_at: datetime, reservation_id: int | None = None, external_id: str | None = None,
+) -> SessionOutcome:
+    """Open a session, or return the one a repeated start message already opened."""
+    connector = connector_get_or_create(station_id=station_id, evse_id=evse_id, connector_id=connector_id)
+    repeated = ChargingSession.objects.filter(
+        connector=connector, started_at=started_at, meter_start_wh=meter_start_wh
+    ).first()
+    if repeated is None and external_id is not None:
+        repeated = ChargingSession.objects.filter(station_id=station_id, external_id=external_id).first()
+    if repeated is not None:
+        status = AuthorizationStatus(repeated.authorization_status or AuthorizationStatus.INVALID)
+        return SessionOutcome(repeated, Authorization(status=status, id_token_pk=repeated.id_token_id))
+
+    authorization = _authorize_for_session(id_tag=id_tag, at=started_at)
+    session = ChargingSession.objects.create(
+        station_id=station_id, connector=connector, id_tag=id_tag, id_token_id=authorization.id_token_pk,
+        authorization_status=authorization.status, started_at=started_at, meter_start_wh=meter_start_wh,
+        meter_last_wh=meter_start_wh, reservation_id=reservation_id, external_id=external_id,
+    )
+    if external_id is None:  # the charger takes our id as its transaction id (1.6)
+        session.external_id = str(session.pk)
+        session.save(update_fields=["external_id"])
+    return SessionOutcome(session, authorization)
+
+
+def session_find(*, station_id: int, external_id: str) -> ChargingSession | None:
+    return ChargingSession.objects.filter(station_id=station_id, external_id=external_id).first()
+
+
+def _samples_store(*, station_id: int, evse_id: int, session: ChargingSession | None,
+                   reading: MeterReading) -> None:
+    MeterSample.objects.bulk_create(
+        MeterSample(
+            station_id=station_id, session=session, evse_id=evse_id, sampled_at=s.sampled_at,
+            measurand=s.measurand, phase=s.phase, unit=s.unit, context=s.context, location=s.location,
+            value=s.value,
+        )
+        for s in reading.samples
+    )
+
+
+@transaction.atomic
+def session_meter_record(
+    *, station_id: int, evse_id: int, reading: MeterReading, external_id: str | None = None
+) -> ChargingSession | None:
+    """Store the samples (one INSERT) and advance the session's live meter reading."""
+    session = None
+    if external_id is not None:
+        session = session_find(station_id=station_id, external_id=external_id)
+    elif evse_id:
+        session = (
+            ChargingSession.objects.open().filter(station_id=station_id, connector__evse_id=evse_id)
+            .order_by("-started_at").first()
+        )
+    _samples_store(station_id=station_id, evse_id=evse_id, session=session, reading=reading)
+    register_wh = reading.energy_register_wh()
+    if session is not None and register_wh is not None and session.stopped_at is None:
+        ChargingSession.objects.filter(pk=session.pk).update(meter_last_wh=register_wh)
+    return session
+
+
+@transaction.atomic
+def session_stop(
+    *, station_id: int, external_id: str, meter_stop_wh: int, stopped_at: datetime,
+    reason: StopReason = StopReason.LOCAL, id_tag: str = "", reading: MeterReading | None = None,
+) -> SessionOutcome:
+    """End the session; a repeated stop is a no-op and a stop for an unknown session is kept as such."""
+    session = ChargingSession.objects.select_for_update().filter(
+        station_id=station_id, external_id=external_id
+    ).first()
+    if session is None:
+        session, created = ChargingSession.objects.get_or_create(
+            station_id=station_id, external_id=None, stopped_at=stopped_at, meter_stop_wh=meter_stop_wh,
+            defaults={"stop_reason": reason, "stop_id_tag": id_tag,
+                      "anomaly": f"Stop for unknown transaction {external_id}"},
+        )
+        ended_now = False
+    elif session.stopped_at is None:
+        session.stopped_at, session.meter_stop_wh, session.meter_last_wh = stopped_at, meter_stop_wh, meter_stop_wh
+        session.stop_reason, session.stop_id_tag = reason, id_tag
+        fields = ["stopped_at", "meter_stop_wh", "meter_last_wh", "stop_reason", "stop_id_tag", "energy_wh"]
+        energy = meter_stop_wh - (session.meter_start_wh or 0)
+        session.energy_wh = max(energy, 0)
+        if energy < 0:
+            session.anomaly = f"Meter went backwards by {-energy} Wh"
+            fields.append("anomaly")
+        session.save(update_fields=fields)
+        ended_now = True
+        if reading is not None and reading.samples:
+            evse_id = session.connector.evse_id if session.connector else 0
+            _samples_store(station_id=station_id, evse_id=evse_id, session=session, reading=reading)
+    else:
+        ended_now = False
+
+    authorization = None
+    if id_tag:
+        authorization = _authorize_for_session(id_tag=id_tag, at=stopped_at, exclude_pk=session.pk)
+        if authorization.status == AuthorizationStatus.CONCURRENT_TX:
+            authorization = Authorization(status=AuthorizationStatus.ACCEPTED, id_token_pk=authorization.id_token_pk)
+    if ended_now:
+        session_pk = session.pk
+        transaction.on_commit(lambda: session_ended.send(sender=ChargingSession, session_id=session_pk))
+    return SessionOutcome(session, authorization)
