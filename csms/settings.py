@@ -67,6 +67,9 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+# Explicit, so that processes started by the tests (daphne, celery) find the same test database;
+# settable, so that test runs side by side do not share one.
+TEST_DATABASE_NAME = env("TEST_DATABASE_NAME", default="test_csms")
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The gateway, the worker and the simulator write at once: WAL plus IMMEDIATE transactions
     # make writers queue for the lock instead of failing with "database is locked".
@@ -76,12 +79,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     # A file, not memory: live-server tests run daphne in another process on the same test database.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"{TEST_DATABASE_NAME}.sqlite3")}
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=300))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-    # Explicit, so that daphne processes started by the tests find the same test database.
-    DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", default="test_csms")}
+    DATABASES["default"]["TEST"] = {"NAME": TEST_DATABASE_NAME}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"

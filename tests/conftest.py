@@ -1,0 +1,148 @@
+"""Shared fixtures: service availability, live daphne processes and a real OCPP client."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+import redis
+from django.conf import settings
+
+from tests.ocpp_client import OcppClient
+
+ROOT = Path(__file__).resolve().parent.parent
+IN_CI = os.environ.get("CI", "").lower() == "true"
+(ROOT / "var").mkdir(exist_ok=True)
+
+
+def _service_missing(reason: str) -> None:
+    if IN_CI:
+        pytest.fail(f"CI needs this service: {reason}")
+    pytest.skip(reason)
+
+
+def redis_test_url() -> str:
+    return os.environ.get("CSMS_TEST_REDIS_URL", "")
+
+
+@pytest.fixture(autouse=True)
+def _required_services(request: pytest.FixtureRequest) -> None:
+    if request.node.get_closest_marker("postgres") and settings.DATABASES["default"]["ENGINE"] != (
+        "django.db.backends.postgresql"
+    ):
+        _service_missing("PostgreSQL: set DATABASE_URL=postgres://…")
+    if request.node.get_closest_marker("redis"):
+        url = redis_test_url()
+        if not url:
+            _service_missing("Redis: set CSMS_TEST_REDIS_URL=redis://…")
+        try:
+            redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+        except redis.RedisError as error:
+            _service_missing(f"Redis at {url} does not answer: {error}")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if IN_CI and settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        raise pytest.UsageError("CI must run against PostgreSQL: set DATABASE_URL.")
+
+
+def test_database_url() -> str:
+    """The URL of the test database, for processes the tests start."""
+    from django.db import connection
+
+    params = connection.settings_dict
+    if params["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{params['NAME']}"
+    user = quote(params["USER"] or "")
+    password = f":{quote(params['PASSWORD'])}" if params["PASSWORD"] else ""
+    host = params["HOST"] or "localhost"
+    port = f":{params['PORT']}" if params["PORT"] else ""
+    return f"postgres://{user}{password}@{host}{port}/{params['NAME']}"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"nothing listens on {port}")
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "CSMS_AUTO_REGISTER")}
+    env.update(DATABASE_URL=test_database_url(), DJANGO_SETTINGS_MODULE="csms.settings", PYTHONUNBUFFERED="1")
+    env.update(extra)
+    return env
+
+
+class LiveGateway:
+    def __init__(self, port: int, process: subprocess.Popen[bytes], log: Path) -> None:
+        self.port, self.process, self.log = port, process, log
+        self.url = f"ws://127.0.0.1:{port}/ocpp"
+
+    def client(self, identity: str, password: str | None, subprotocols: tuple[str, ...] = ("ocpp1.6",),
+               **kwargs: object) -> OcppClient:
+        return OcppClient(f"{self.url}/{identity}", identity=identity, password=password,
+                          subprotocols=subprotocols, **kwargs)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def start_daphne(name: str, **env: str) -> LiveGateway:
+    port = free_port()
+    log = ROOT / "var" / f"test-daphne-{name}.log"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "--websocket_timeout", "-1",
+         "csms.asgi:application"],
+        cwd=ROOT, env=child_env(**env), stdout=log.open("wb"), stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for_port(port, process)
+    except Exception:
+        process.kill()
+        raise RuntimeError(f"daphne did not start:\n{log.read_text()[-3000:]}") from None
+    return LiveGateway(port, process, log)
+
+
+@pytest.fixture(scope="session")
+def gateways(django_db_setup: None, django_db_blocker: object) -> Iterator[Callable[..., LiveGateway]]:
+    """Start daphne processes on the test database, one per distinct environment, for the session."""
+    started: dict[tuple[tuple[str, str], ...], LiveGateway] = {}
+
+    def get(name: str = "main", **env: str) -> LiveGateway:
+        key = (("name", name), *sorted(env.items()))
+        if key not in started or started[key].process.poll() is not None:
+            started[key] = start_daphne(name, **env)
+        return started[key]
+
+    yield get
+    for gateway in started.values():
+        gateway.stop()
+
+
+@pytest.fixture
+def gateway(gateways: Callable[..., LiveGateway]) -> LiveGateway:
+    return gateways()
