@@ -29,7 +29,8 @@ class OcppClient:
         self.received_calls: list[list[Any]] = []
         self._replies: queue.Queue[Any] = queue.Queue()
         self._ids = itertools.count(1)
-        self.ws = connect(url, subprotocols=list(subprotocols), additional_headers=headers, open_timeout=timeout)
+        self.ws = connect(url, subprotocols=list(subprotocols), additional_headers=headers,
+                          open_timeout=timeout).__enter__()
         self.subprotocol = self.ws.subprotocol
         self.closed = threading.Event()
         self._reader = threading.Thread(target=self._read, daemon=True)
