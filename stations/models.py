@@ -162,7 +162,8 @@ class ChargingSession(models.Model):
 
 class MeterSample(models.Model):
     """One sampled value. Written in bulk, one INSERT per MeterValues message; kept narrow because
-    there are millions, with indexes only for reading a session's or a charger's curve."""
+    there are millions. The unique key makes a repeated MeterValues message add nothing, and serves
+    reading a charger's curve; the other index serves a session's."""
 
     id = models.BigAutoField(primary_key=True)
     station = models.ForeignKey(Station, on_delete=models.CASCADE, related_name="+", db_index=False)
@@ -180,9 +181,12 @@ class MeterSample(models.Model):
 
     class Meta:
         ordering = ["sampled_at"]
-        indexes = [
-            models.Index(fields=["session", "sampled_at"], name="sample_session_time"),
-            models.Index(fields=["station", "sampled_at"], name="sample_station_time"),
+        indexes = [models.Index(fields=["session", "sampled_at"], name="sample_session_time")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["station", "sampled_at", "evse_id", "measurand", "phase", "location", "context"],
+                name="sample_once",
+            )
         ]
 
 

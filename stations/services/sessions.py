@@ -67,14 +67,14 @@ def session_find(*, station_id: int, external_id: str) -> ChargingSession | None
 
 def _samples_store(*, station_id: int, evse_id: int, session: ChargingSession | None,
                    reading: MeterReading) -> None:
-    MeterSample.objects.bulk_create(
+    MeterSample.objects.bulk_create((
         MeterSample(
             station_id=station_id, session=session, evse_id=evse_id, sampled_at=s.sampled_at,
             measurand=s.measurand, phase=s.phase, unit=s.unit, context=s.context, location=s.location,
             value=s.value,
         )
         for s in reading.samples
-    )
+    ), ignore_conflicts=True)
 
 
 @transaction.atomic
