@@ -21,8 +21,12 @@ def id_token_authorize(*, id_tag: str, at: datetime | None = None) -> Authorizat
 
 
 def id_token_create(
-    *, id_tag: str, status: str = IdTokenStatus.ACCEPTED, expires_at: datetime | None = None,
-    owner_email: str | None = None, label: str = "",
+    *,
+    id_tag: str,
+    status: str = IdTokenStatus.ACCEPTED,
+    expires_at: datetime | None = None,
+    owner_email: str | None = None,
+    label: str = "",
 ) -> IdToken:
     """Register a token; the owner, when given, must be an existing user."""
     from accounts.models import User
@@ -32,4 +36,3 @@ def id_token_create(
     token.full_clean()
     token.save()
     return token
-

@@ -146,6 +146,8 @@ CSMS_HEARTBEAT_GRACE_S = env.int("CSMS_HEARTBEAT_GRACE_S", default=120)
 CSMS_JOURNAL_RETENTION_DAYS = env.int("CSMS_JOURNAL_RETENTION_DAYS", default=30)
 # How long a CSMS-initiated call waits for the charger's answer.
 CSMS_CALL_TIMEOUT_S = env.float("CSMS_CALL_TIMEOUT_S", default=30.0)
+# A live gateway acknowledges a call within milliseconds; silence this long means nobody holds the socket.
+CSMS_CALL_ACK_TIMEOUT_S = env.float("CSMS_CALL_ACK_TIMEOUT_S", default=5.0)
 
 if not DEBUG and SECRET_KEY == "dev-insecure-secret-key":
     raise ImproperlyConfigured("Set SECRET_KEY when DEBUG is off.")

@@ -41,7 +41,9 @@ class Station(models.Model):
     imsi = models.CharField(max_length=20, blank=True)
     meter_type = models.CharField(max_length=50, blank=True)
     meter_serial_number = models.CharField(max_length=50, blank=True)
-    protocol = models.CharField(max_length=16, blank=True, help_text="Subprotocol negotiated at the last connection.")
+    protocol = models.CharField(
+        max_length=16, blank=True, help_text="Subprotocol negotiated at the last connection."
+    )
     is_online = models.BooleanField(default=False)
     connected_at = models.DateTimeField(null=True, blank=True)
     last_seen_at = models.DateTimeField(null=True, blank=True)
@@ -86,7 +88,9 @@ class Connector(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.station.identity} #{self.evse_id}" + (f"/{self.connector_id}" if self.connector_id != 1 else "")
+        return f"{self.station.identity} #{self.evse_id}" + (
+            f"/{self.connector_id}" if self.connector_id != 1 else ""
+        )
 
 
 class StatusChange(models.Model):
@@ -105,6 +109,9 @@ class StatusChange(models.Model):
         ordering = ["-occurred_at"]
         indexes = [models.Index(fields=["station", "occurred_at"], name="status_station_time")]
 
+    def __str__(self) -> str:
+        return f"{self.station_id} {self.status} at {self.occurred_at:%Y-%m-%d %H:%M:%S}"
+
 
 class ChargingSessionQuerySet(models.QuerySet["ChargingSession"]):
     def open(self) -> ChargingSessionQuerySet:
@@ -120,7 +127,8 @@ class ChargingSession(models.Model):
     id_tag = models.CharField(max_length=36, blank=True, help_text="As presented at the charger.")
     # The charger's transaction id as it is sent on the wire: ours (the primary key) for 1.6,
     # the charger's own string for 2.0.1.
-    external_id = models.CharField(max_length=64, null=True, blank=True)
+    # NULL, not "", for a stop without a known session: the unique constraint ignores NULLs.
+    external_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
     authorization_status = models.CharField(max_length=16, blank=True)
     reservation_id = models.IntegerField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -131,7 +139,9 @@ class ChargingSession(models.Model):
     energy_wh = models.BigIntegerField(null=True, blank=True)
     stop_reason = models.CharField(max_length=20, choices=StopReason.choices, blank=True)
     stop_id_tag = models.CharField(max_length=36, blank=True)
-    anomaly = models.CharField(max_length=200, blank=True, help_text="What was odd about this session's messages.")
+    anomaly = models.CharField(
+        max_length=200, blank=True, help_text="What was odd about this session's messages."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = ChargingSessionQuerySet.as_manager()
@@ -168,7 +178,12 @@ class MeterSample(models.Model):
     id = models.BigAutoField(primary_key=True)
     station = models.ForeignKey(Station, on_delete=models.CASCADE, related_name="+", db_index=False)
     session = models.ForeignKey(
-        ChargingSession, null=True, blank=True, on_delete=models.CASCADE, related_name="samples", db_index=False
+        ChargingSession,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="samples",
+        db_index=False,
     )
     evse_id = models.PositiveSmallIntegerField(default=0)
     sampled_at = models.DateTimeField()
@@ -188,6 +203,9 @@ class MeterSample(models.Model):
                 name="sample_once",
             )
         ]
+
+    def __str__(self) -> str:
+        return f"{self.measurand} {self.phase} {self.value} {self.unit} at {self.sampled_at:%H:%M:%S}"
 
 
 class Direction(models.TextChoices):

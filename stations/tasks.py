@@ -20,10 +20,12 @@ def frames_prune_task() -> int:
 
 
 @shared_task
-def station_call_task(*, identity: str, action: str, payload: dict[str, Any] | None = None,
-                      timeout: float | None = None) -> dict[str, Any]:
+def station_call_task(
+    *, identity: str, action: str, payload: dict[str, Any] | None = None, timeout: float | None = None
+) -> dict[str, Any]:
     """Send a call to a charger from a worker; the socket may be held by any gateway process."""
     from stations.ocpp.commands import station_call
 
-    return station_call(identity=identity, action=action, payload=payload, timeout=timeout,
-                        requested_by="celery")
+    return station_call(
+        identity=identity, action=action, payload=payload, timeout=timeout, requested_by="celery"
+    )

@@ -48,6 +48,12 @@ def _required_services(request: pytest.FixtureRequest) -> None:
             _service_missing(f"Redis at {url} does not answer: {error}")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Thread-pool threads of in-process consumer tests would otherwise keep connections open, and the
+    # test database could not be dropped at the end.
+    settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if IN_CI and settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
         raise pytest.UsageError("CI must run against PostgreSQL: set DATABASE_URL.")
@@ -98,10 +104,20 @@ class LiveGateway:
         self.port, self.process, self.log = port, process, log
         self.url = f"ws://127.0.0.1:{port}/ocpp"
 
-    def client(self, identity: str, password: str | None, subprotocols: tuple[str, ...] = ("ocpp1.6",),
-               **kwargs: object) -> OcppClient:
-        return OcppClient(f"{self.url}/{identity}", identity=identity, password=password,
-                          subprotocols=subprotocols, **kwargs)
+    def client(
+        self,
+        identity: str,
+        password: str | None,
+        subprotocols: tuple[str, ...] = ("ocpp1.6",),
+        **kwargs: object,
+    ) -> OcppClient:
+        return OcppClient(
+            f"{self.url}/{identity}",
+            identity=identity,
+            password=password,
+            subprotocols=subprotocols,
+            **kwargs,
+        )
 
     def stop(self) -> None:
         self.process.terminate()
@@ -115,9 +131,22 @@ def start_daphne(name: str, **env: str) -> LiveGateway:
     port = free_port()
     log = ROOT / "var" / f"test-daphne-{name}.log"
     process = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "--websocket_timeout", "-1",
-         "csms.asgi:application"],
-        cwd=ROOT, env=child_env(**env), stdout=log.open("wb"), stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "--websocket_timeout",
+            "-1",
+            "csms.asgi:application",
+        ],
+        cwd=ROOT,
+        env=child_env(**env),
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
     )
     try:
         wait_for_port(port, process)

@@ -17,9 +17,16 @@ CallHandler = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 class OcppClient:
-    def __init__(self, url: str, *, identity: str, password: str | bytes | None,
-                 subprotocols: tuple[str, ...] = ("ocpp1.6",), handlers: dict[str, CallHandler] | None = None,
-                 timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        identity: str,
+        password: str | bytes | None,
+        subprotocols: tuple[str, ...] = ("ocpp1.6",),
+        handlers: dict[str, CallHandler] | None = None,
+        timeout: float = 10.0,
+    ) -> None:
         headers = {}
         if password is not None:
             raw = password.encode() if isinstance(password, str) else password
@@ -29,8 +36,9 @@ class OcppClient:
         self.received_calls: list[list[Any]] = []
         self._replies: queue.Queue[Any] = queue.Queue()
         self._ids = itertools.count(1)
-        self.ws = connect(url, subprotocols=list(subprotocols), additional_headers=headers,
-                          open_timeout=timeout).__enter__()
+        self.ws = connect(
+            url, subprotocols=list(subprotocols), additional_headers=headers, open_timeout=timeout
+        ).__enter__()
         self.subprotocol = self.ws.subprotocol
         self.closed = threading.Event()
         self._reader = threading.Thread(target=self._read, daemon=True)

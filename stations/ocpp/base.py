@@ -39,7 +39,9 @@ def parse_timestamp(value: str, field_name: str = "timestamp") -> datetime:
     try:
         parsed = datetime.fromisoformat(value)
     except (TypeError, ValueError):
-        raise FrameError(ErrorKind.PROPERTY, f"{field_name}: {value!r} is not an RFC 3339 date-time.") from None
+        raise FrameError(
+            ErrorKind.PROPERTY, f"{field_name}: {value!r} is not an RFC 3339 date-time."
+        ) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
@@ -73,19 +75,36 @@ class ProtocolAdapter:
             frame = framing.parse(text)
         except FrameError as error:
             return self._refuse(error, inbound)
-        inbound = FrameRecord(self.identity, Direction.IN, text, frame.message_type, frame.unique_id,
-                              getattr(frame, "action", ""), received_at)
+        inbound = FrameRecord(
+            self.identity,
+            Direction.IN,
+            text,
+            frame.message_type,
+            frame.unique_id,
+            getattr(frame, "action", ""),
+            received_at,
+        )
         if not isinstance(frame, Call):
             frames_record(records=[inbound])
             return Processed(response=frame)
         try:
             handler = self._handler_for(frame)
-            validate_payload(version=self.schema_version, message_type=framing.CALL, action=frame.action,
-                             payload=frame.payload, unique_id=frame.unique_id)
+            validate_payload(
+                version=self.schema_version,
+                message_type=framing.CALL,
+                action=frame.action,
+                payload=frame.payload,
+                unique_id=frame.unique_id,
+            )
             with transaction.atomic():
                 result = handler(frame.payload)
-                validate_payload(version=self.schema_version, message_type=framing.CALLRESULT,
-                                 action=frame.action, payload=result, unique_id=frame.unique_id)
+                validate_payload(
+                    version=self.schema_version,
+                    message_type=framing.CALLRESULT,
+                    action=frame.action,
+                    payload=result,
+                    unique_id=frame.unique_id,
+                )
                 reply = framing.build_result(frame.unique_id, result)
                 self.touch(received_at)
                 frames_record(records=[inbound, self._outbound(reply, framing.CALLRESULT, frame)])
@@ -95,14 +114,18 @@ class ProtocolAdapter:
             return self._refuse(error, inbound, frame.action)
         except Exception:
             logger.exception("%s: %s failed", self.identity, frame.action)
-            error = FrameError(ErrorKind.INTERNAL, f"The CSMS could not process {frame.action}.", frame.unique_id)
+            error = FrameError(
+                ErrorKind.INTERNAL, f"The CSMS could not process {frame.action}.", frame.unique_id
+            )
             return self._refuse(error, inbound, frame.action)
 
     def _handler_for(self, call: Call) -> Callable[[dict[str, Any]], dict[str, Any]]:
         name = self.handlers.get(call.action)
         if name is None:
             if call.action in self.csms_actions:
-                raise FrameError(ErrorKind.NOT_SUPPORTED, f"{call.action} is sent by the CSMS, not by chargers.")
+                raise FrameError(
+                    ErrorKind.NOT_SUPPORTED, f"{call.action} is sent by the CSMS, not by chargers."
+                )
             raise FrameError(ErrorKind.NOT_IMPLEMENTED, f"Unknown action {call.action!r}.")
         if not self.accepted and call.action in self.needs_acceptance:
             raise FrameError(ErrorKind.SECURITY, "This charger's registration has not been accepted.")
@@ -111,7 +134,9 @@ class ProtocolAdapter:
     def _refuse(self, error: FrameError, inbound: FrameRecord, action: str = "") -> Processed:
         code = self.error_codes[error.kind]
         reply = framing.build_error(error.unique_id, code, error.description, error.details)
-        outbound = FrameRecord(self.identity, Direction.OUT, reply, framing.CALLERROR, error.unique_id, action)
+        outbound = FrameRecord(
+            self.identity, Direction.OUT, reply, framing.CALLERROR, error.unique_id, action
+        )
         frames_record(records=[inbound, outbound])
         return Processed(reply=reply)
 
@@ -130,9 +155,16 @@ class ProtocolAdapter:
         """Validate a CSMS-initiated call and frame it."""
         if action not in cls.csms_actions:
             raise FrameError(ErrorKind.NOT_SUPPORTED, f"{action} is not a {cls.subprotocol} CSMS action.")
-        validate_payload(version=cls.schema_version, message_type=framing.CALL, action=action,
-                         payload=payload, unique_id=unique_id)
+        validate_payload(
+            version=cls.schema_version,
+            message_type=framing.CALL,
+            action=action,
+            payload=payload,
+            unique_id=unique_id,
+        )
         return framing.build_call(unique_id, action, payload)
 
     def record_outgoing(self, text: str, unique_id: str, action: str) -> None:
-        frames_record(records=[FrameRecord(self.identity, Direction.OUT, text, framing.CALL, unique_id, action)])
+        frames_record(
+            records=[FrameRecord(self.identity, Direction.OUT, text, framing.CALL, unique_id, action)]
+        )

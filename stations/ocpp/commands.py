@@ -22,11 +22,10 @@ from stations.models import OutgoingCall, Station
 from stations.ocpp.adapters import ADAPTERS
 from stations.ocpp.framing import FrameError
 
-# A live consumer acknowledges within milliseconds; silence this long means nobody holds the socket.
-ACK_TIMEOUT_S = 5.0
 
-
-def _prepare(identity: str, action: str, payload: dict[str, Any], requested_by: str) -> tuple[OutgoingCall, str]:
+def _prepare(
+    identity: str, action: str, payload: dict[str, Any], requested_by: str
+) -> tuple[OutgoingCall, str]:
     station = Station.objects.filter(identity=identity).first()
     if station is None:
         raise StationNotFound(f"No charger {identity!r}.")
@@ -38,8 +37,9 @@ def _prepare(identity: str, action: str, payload: dict[str, Any], requested_by: 
         adapter.encode_call(unique_id, action, payload)
     except FrameError as error:
         raise InvalidCall(error.description) from None
-    call = OutgoingCall.objects.create(station=station, unique_id=unique_id, action=action, payload=payload,
-                                       requested_by=requested_by[:150])
+    call = OutgoingCall.objects.create(
+        station=station, unique_id=unique_id, action=action, payload=payload, requested_by=requested_by[:150]
+    )
     if not station.is_online or not station.channel_name:
         _finish(call, CallStatus.OFFLINE, error_description="The charger is offline.")
         raise StationOffline(f"{identity} is offline.")
@@ -54,7 +54,11 @@ def _finish(call: OutgoingCall, status: CallStatus, **fields: Any) -> None:
 
 
 async def station_call_async(
-    *, identity: str, action: str, payload: dict[str, Any] | None = None, timeout: float | None = None,
+    *,
+    identity: str,
+    action: str,
+    payload: dict[str, Any] | None = None,
+    timeout: float | None = None,
     requested_by: str = "",
 ) -> dict[str, Any]:
     """Send a call to the charger and return its answer's payload; raise a StationError otherwise."""
@@ -64,17 +68,30 @@ async def station_call_async(
     finish = database_sync_to_async(_finish)
     layer = get_channel_layer()
     reply_channel = await layer.new_channel()
-    await layer.send(channel, {"type": "ocpp.call", "unique_id": call.unique_id, "action": action,
-                               "payload": payload, "timeout": timeout, "reply_channel": reply_channel})
+    await layer.send(
+        channel,
+        {
+            "type": "ocpp.call",
+            "unique_id": call.unique_id,
+            "action": action,
+            "payload": payload,
+            "timeout": timeout,
+            "reply_channel": reply_channel,
+        },
+    )
     try:
-        await asyncio.wait_for(layer.receive(reply_channel), ACK_TIMEOUT_S)
+        await asyncio.wait_for(layer.receive(reply_channel), settings.CSMS_CALL_ACK_TIMEOUT_S)
     except TimeoutError:
-        hint = "" if settings.REDIS_URL else " (REDIS_URL is unset: only this process's sockets are reachable)"
+        hint = (
+            "" if settings.REDIS_URL else " (REDIS_URL is unset: only this process's sockets are reachable)"
+        )
         await finish(call, CallStatus.OFFLINE, error_description="No gateway process holds the socket.")
         raise StationOffline(f"{identity}: no gateway process holds its socket{hint}.") from None
     try:
         # The call may wait behind others to the same charger; the consumer times out each in turn.
-        outcome = await asyncio.wait_for(layer.receive(reply_channel), timeout * 4 + ACK_TIMEOUT_S)
+        outcome = await asyncio.wait_for(
+            layer.receive(reply_channel), timeout * 4 + settings.CSMS_CALL_ACK_TIMEOUT_S
+        )
     except TimeoutError:
         outcome = {"status": "timeout"}
     status = outcome["status"]
@@ -82,8 +99,13 @@ async def station_call_async(
         await finish(call, CallStatus.ANSWERED, response=outcome["payload"])
         return outcome["payload"]
     if status == "rejected":
-        await finish(call, CallStatus.REJECTED, error_code=outcome["error_code"][:50],
-                     error_description=outcome["error_description"][:500], response=outcome.get("details"))
+        await finish(
+            call,
+            CallStatus.REJECTED,
+            error_code=outcome["error_code"][:50],
+            error_description=outcome["error_description"][:500],
+            response=outcome.get("details"),
+        )
         raise CallRejected(outcome["error_code"], outcome["error_description"], outcome.get("details"))
     if status == "offline":
         await finish(call, CallStatus.OFFLINE, error_description="The charger disconnected.")

@@ -56,8 +56,11 @@ class ChargePointConsumer(AsyncWebsocketConsumer):
         self.outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         adapter_cls = adapter_for(self.scope.get("subprotocols") or [])
         if adapter_cls is None:
-            logger.warning("%s refused: offered no supported subprotocol %s", self.identity,
-                           self.scope.get("subprotocols"))
+            logger.warning(
+                "%s refused: offered no supported subprotocol %s",
+                self.identity,
+                self.scope.get("subprotocols"),
+            )
             await self.close()
             return
         try:
@@ -116,7 +119,7 @@ class ChargePointConsumer(AsyncWebsocketConsumer):
         await self.close(code=REPLACED_CLOSE_CODE)
 
     async def ocpp_call(self, event: dict[str, Any]) -> None:
-        """Queue a CSMS-initiated call; a spawned task sends it, so this handler never waits on the charger."""
+        """Queue a CSMS-initiated call; a spawned task sends it, so this handler never awaits the charger."""
         await self.channel_layer.send(event["reply_channel"], {"type": "ocpp.call.accepted"})
         self.outbox.put_nowait(event)
 
@@ -151,8 +154,12 @@ class ChargePointConsumer(AsyncWebsocketConsumer):
             self.pending.pop(unique_id, None)
         if isinstance(response, CallResult):
             return {"status": "answered", "payload": response.payload}
-        return {"status": "rejected", "error_code": response.code, "error_description": response.description,
-                "details": response.details}
+        return {
+            "status": "rejected",
+            "error_code": response.code,
+            "error_description": response.description,
+            "details": response.details,
+        }
 
     async def reply(self, event: dict[str, Any], outcome: dict[str, Any]) -> None:
         await self.channel_layer.send(

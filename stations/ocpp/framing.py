@@ -1,4 +1,5 @@
-"""OCPP-J framing: [2, id, action, payload] CALL, [3, id, payload] CALLRESULT, [4, id, code, text, details]."""
+"""OCPP-J framing: CALL [2, id, action, payload], CALLRESULT [3, id, payload],
+CALLERROR [4, id, code, description, details]."""
 
 from __future__ import annotations
 
@@ -29,7 +30,9 @@ class ErrorKind:
 class FrameError(Exception):
     """A frame or payload that gets a CALLERROR instead of a result."""
 
-    def __init__(self, kind: str, description: str, unique_id: str = "-1", details: dict | None = None) -> None:
+    def __init__(
+        self, kind: str, description: str, unique_id: str = "-1", details: dict | None = None
+    ) -> None:
         super().__init__(description)
         self.kind, self.description, self.unique_id = kind, description, unique_id
         self.details = details or {}

@@ -9,7 +9,14 @@ from django.utils import timezone
 
 from accounts.domain import Authorization, AuthorizationStatus
 from accounts.services import id_token_authorize
-from stations.domain import ConnectorStatus, MeterReading, MeterSampleData, RegistrationStatus, StationInfo, StopReason
+from stations.domain import (
+    ConnectorStatus,
+    MeterReading,
+    MeterSampleData,
+    RegistrationStatus,
+    StationInfo,
+    StopReason,
+)
 from stations.ocpp.base import ProtocolAdapter, format_timestamp, parse_timestamp
 from stations.ocpp.framing import ErrorKind, FrameError
 from stations.services import registry, sessions
@@ -87,12 +94,17 @@ def meter_reading(meter_values: list[dict[str, Any]]) -> MeterReading:
                 continue  # unreadable value: the frame stays in the journal
             if not value.is_finite():
                 continue
-            reading.samples.append(MeterSampleData(
-                sampled_at=sampled_at, value=value,
-                measurand=sampled.get("measurand", "Energy.Active.Import.Register"),
-                unit=sampled.get("unit", "Wh"), phase=sampled.get("phase", ""),
-                context=sampled.get("context", "Sample.Periodic"), location=sampled.get("location", ""),
-            ))
+            reading.samples.append(
+                MeterSampleData(
+                    sampled_at=sampled_at,
+                    value=value,
+                    measurand=sampled.get("measurand", "Energy.Active.Import.Register"),
+                    unit=sampled.get("unit", "Wh"),
+                    phase=sampled.get("phase", ""),
+                    context=sampled.get("context", "Sample.Periodic"),
+                    location=sampled.get("location", ""),
+                )
+            )
     return reading
 
 
@@ -112,25 +124,49 @@ class Ocpp16(ProtocolAdapter):
         "DiagnosticsStatusNotification": "diagnostics_status_notification",
         "FirmwareStatusNotification": "firmware_status_notification",
     }
-    csms_actions = frozenset({
-        "CancelReservation", "ChangeAvailability", "ChangeConfiguration", "ClearCache", "ClearChargingProfile",
-        "DataTransfer", "GetCompositeSchedule", "GetConfiguration", "GetDiagnostics", "GetLocalListVersion",
-        "RemoteStartTransaction", "RemoteStopTransaction", "ReserveNow", "Reset", "SendLocalList",
-        "SetChargingProfile", "TriggerMessage", "UnlockConnector", "UpdateFirmware",
-    })
+    csms_actions = frozenset(
+        {
+            "CancelReservation",
+            "ChangeAvailability",
+            "ChangeConfiguration",
+            "ClearCache",
+            "ClearChargingProfile",
+            "DataTransfer",
+            "GetCompositeSchedule",
+            "GetConfiguration",
+            "GetDiagnostics",
+            "GetLocalListVersion",
+            "RemoteStartTransaction",
+            "RemoteStopTransaction",
+            "ReserveNow",
+            "Reset",
+            "SendLocalList",
+            "SetChargingProfile",
+            "TriggerMessage",
+            "UnlockConnector",
+            "UpdateFirmware",
+        }
+    )
     needs_acceptance = frozenset({"Authorize", "StartTransaction", "StopTransaction", "MeterValues"})
 
     def boot_notification(self, p: dict[str, Any]) -> dict[str, Any]:
         info = StationInfo(
-            vendor=p["chargePointVendor"], model=p["chargePointModel"],
+            vendor=p["chargePointVendor"],
+            model=p["chargePointModel"],
             serial_number=p.get("chargePointSerialNumber") or p.get("chargeBoxSerialNumber", ""),
-            firmware_version=p.get("firmwareVersion", ""), iccid=p.get("iccid", ""), imsi=p.get("imsi", ""),
-            meter_type=p.get("meterType", ""), meter_serial_number=p.get("meterSerialNumber", ""),
+            firmware_version=p.get("firmwareVersion", ""),
+            iccid=p.get("iccid", ""),
+            imsi=p.get("imsi", ""),
+            meter_type=p.get("meterType", ""),
+            meter_serial_number=p.get("meterSerialNumber", ""),
         )
         decision = registry.station_boot(station_id=self.station_id, info=info)
         self.accepted = decision.status == RegistrationStatus.ACCEPTED
-        return {"status": REGISTRATION_16[decision.status], "currentTime": format_timestamp(decision.current_time),
-                "interval": decision.interval_s}
+        return {
+            "status": REGISTRATION_16[decision.status],
+            "currentTime": format_timestamp(decision.current_time),
+            "interval": decision.interval_s,
+        }
 
     def heartbeat(self, p: dict[str, Any]) -> dict[str, Any]:
         now = timezone.now()
@@ -141,9 +177,13 @@ class Ocpp16(ProtocolAdapter):
         connector_id = p["connectorId"]  # 0 is the charger as a whole
         occurred_at = parse_timestamp(p["timestamp"]) if "timestamp" in p else timezone.now()
         registry.connector_status_update(
-            station_id=self.station_id, evse_id=connector_id or None, connector_id=1 if connector_id else None,
-            status=STATUS_16[p["status"]], occurred_at=occurred_at,
-            error_code="" if p["errorCode"] == "NoError" else p["errorCode"], info=p.get("info", ""),
+            station_id=self.station_id,
+            evse_id=connector_id or None,
+            connector_id=1 if connector_id else None,
+            status=STATUS_16[p["status"]],
+            occurred_at=occurred_at,
+            error_code="" if p["errorCode"] == "NoError" else p["errorCode"],
+            info=p.get("info", ""),
             vendor_error_code=p.get("vendorErrorCode", ""),
         )
         return {}
@@ -153,10 +193,16 @@ class Ocpp16(ProtocolAdapter):
 
     def start_transaction(self, p: dict[str, Any]) -> dict[str, Any]:
         if p["connectorId"] < 1:
-            raise FrameError(ErrorKind.PROPERTY, "connectorId: a transaction needs a connector greater than 0.")
+            raise FrameError(
+                ErrorKind.PROPERTY, "connectorId: a transaction needs a connector greater than 0."
+            )
         outcome = sessions.session_start(
-            station_id=self.station_id, evse_id=p["connectorId"], connector_id=1, id_tag=p["idTag"],
-            meter_start_wh=p["meterStart"], started_at=parse_timestamp(p["timestamp"]),
+            station_id=self.station_id,
+            evse_id=p["connectorId"],
+            connector_id=1,
+            id_tag=p["idTag"],
+            meter_start_wh=p["meterStart"],
+            started_at=parse_timestamp(p["timestamp"]),
             reservation_id=p.get("reservationId"),
         )
         assert outcome.authorization is not None
@@ -165,16 +211,22 @@ class Ocpp16(ProtocolAdapter):
     def stop_transaction(self, p: dict[str, Any]) -> dict[str, Any]:
         reading = meter_reading(p.get("transactionData", []))
         outcome = sessions.session_stop(
-            station_id=self.station_id, external_id=str(p["transactionId"]), meter_stop_wh=p["meterStop"],
-            stopped_at=parse_timestamp(p["timestamp"]), reason=STOP_REASON_16[p.get("reason", "Local")],
-            id_tag=p.get("idTag", ""), reading=reading,
+            station_id=self.station_id,
+            external_id=str(p["transactionId"]),
+            meter_stop_wh=p["meterStop"],
+            stopped_at=parse_timestamp(p["timestamp"]),
+            reason=STOP_REASON_16[p.get("reason", "Local")],
+            id_tag=p.get("idTag", ""),
+            reading=reading,
         )
         return {"idTagInfo": id_tag_info(outcome.authorization)} if outcome.authorization else {}
 
     def meter_values(self, p: dict[str, Any]) -> dict[str, Any]:
         transaction_id = p.get("transactionId")
         sessions.session_meter_record(
-            station_id=self.station_id, evse_id=p["connectorId"], reading=meter_reading(p["meterValue"]),
+            station_id=self.station_id,
+            evse_id=p["connectorId"],
+            reading=meter_reading(p["meterValue"]),
             external_id=str(transaction_id) if transaction_id is not None else None,
         )
         return {}
@@ -189,4 +241,3 @@ class Ocpp16(ProtocolAdapter):
     def firmware_status_notification(self, p: dict[str, Any]) -> dict[str, Any]:
         registry.station_report_update(station_id=self.station_id, firmware_status=p["status"])
         return {}
-

@@ -39,7 +39,9 @@ def has_schema(*, version: str, message_type: int, action: str) -> bool:
     return schema_validator(version=version, message_type=message_type, action=action) is not None
 
 
-def validate_payload(*, version: str, message_type: int, action: str, payload: Any, unique_id: str = "-1") -> None:
+def validate_payload(
+    *, version: str, message_type: int, action: str, payload: Any, unique_id: str = "-1"
+) -> None:
     """Raise FrameError describing the first schema violation, by the JSON path of the field."""
     validator = schema_validator(version=version, message_type=message_type, action=action)
     if validator is None:
@@ -52,5 +54,9 @@ def validate_payload(*, version: str, message_type: int, action: str, payload: A
     where = "/".join(str(p) for p in error.absolute_path) or "payload"
     kind = _KIND_BY_KEYWORD.get(str(error.validator), ErrorKind.PROPERTY)
     side = "request" if message_type == CALL else "response"
-    raise FrameError(kind, f"{action} {side}: {where}: {error.message}"[:255], unique_id,
-                     {"field": where, "constraint": str(error.validator)})
+    raise FrameError(
+        kind,
+        f"{action} {side}: {where}: {error.message}"[:255],
+        unique_id,
+        {"field": where, "constraint": str(error.validator)},
+    )

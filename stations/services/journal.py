@@ -26,8 +26,15 @@ def frames_record(*, records: list[FrameRecord]) -> None:
     """Write frames in one INSERT."""
     now = timezone.now()
     Frame.objects.bulk_create(
-        Frame(identity=r.identity, direction=r.direction, text=r.text, message_type=r.message_type,
-              unique_id=r.unique_id[:64], action=r.action[:64], created_at=r.at or now)
+        Frame(
+            identity=r.identity,
+            direction=r.direction,
+            text=r.text,
+            message_type=r.message_type,
+            unique_id=r.unique_id[:64],
+            action=r.action[:64],
+            created_at=r.at or now,
+        )
         for r in records
     )
 

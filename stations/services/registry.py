@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from stations.credentials import password_hash, password_matches, password_validate
 from stations.domain import BootDecision, ConnectorStatus, RegistrationStatus, StationInfo
-from stations.models import Connector, Site, StatusChange, Station
+from stations.models import Connector, Site, Station, StatusChange
 
 
 class Admission(enum.Enum):
@@ -21,13 +21,22 @@ class Admission(enum.Enum):
     WRONG_PASSWORD = "wrong password"
 
 
-def station_create(*, identity: str, password: str, site_name: str | None = None,
-                   registration_status: str = RegistrationStatus.ACCEPTED) -> Station:
+def station_create(
+    *,
+    identity: str,
+    password: str,
+    site_name: str | None = None,
+    registration_status: str = RegistrationStatus.ACCEPTED,
+) -> Station:
     """Register a charger with its password (profile 1/2 AuthorizationKey)."""
     password_validate(password.encode())
     site = Site.objects.get_or_create(name=site_name)[0] if site_name else None
-    station = Station(identity=identity, site=site, registration_status=registration_status,
-                      password_hash=password_hash(password.encode()))
+    station = Station(
+        identity=identity,
+        site=site,
+        registration_status=registration_status,
+        password_hash=password_hash(password.encode()),
+    )
     station.full_clean()
     station.save()
     return station
@@ -40,7 +49,9 @@ def station_password_set(*, station: Station, password: str) -> None:
 
 
 @transaction.atomic
-def station_admit(*, identity: str, username: bytes | None, password: bytes | None) -> tuple[Admission, int | None]:
+def station_admit(
+    *, identity: str, username: bytes | None, password: bytes | None
+) -> tuple[Admission, int | None]:
     """Check a handshake's Basic credentials; with auto-registration, enrol a new identity as Pending."""
     if password is None or username is None:
         return Admission.NO_CREDENTIALS, None
@@ -54,8 +65,11 @@ def station_admit(*, identity: str, username: bytes | None, password: bytes | No
             password_validate(password)
         except ValueError:
             return Admission.WRONG_PASSWORD, None
-        station = Station.objects.create(identity=identity, password_hash=password_hash(password),
-                                         registration_status=RegistrationStatus.PENDING)
+        station = Station.objects.create(
+            identity=identity,
+            password_hash=password_hash(password),
+            registration_status=RegistrationStatus.PENDING,
+        )
         return Admission.ADMITTED, station.pk
     if not password_matches(password, station.password_hash):
         return Admission.WRONG_PASSWORD, None
@@ -77,7 +91,9 @@ def station_connect(*, station_id: int, protocol: str, channel_name: str) -> str
 def station_disconnect(*, station_id: int, channel_name: str) -> bool:
     """Mark the charger offline, unless a newer connection has taken over."""
     return bool(
-        Station.objects.filter(pk=station_id, channel_name=channel_name).update(is_online=False, channel_name="")
+        Station.objects.filter(pk=station_id, channel_name=channel_name).update(
+            is_online=False, channel_name=""
+        )
     )
 
 
@@ -113,7 +129,9 @@ def station_mark_offline_overdue(*, now: datetime | None = None) -> int:
     grace = settings.CSMS_HEARTBEAT_GRACE_S
     overdue = [
         station.pk
-        for station in Station.objects.filter(is_online=True).only("pk", "last_seen_at", "heartbeat_interval_s")
+        for station in Station.objects.filter(is_online=True).only(
+            "pk", "last_seen_at", "heartbeat_interval_s"
+        )
         if station.last_seen_at is None
         or (now - station.last_seen_at).total_seconds() > station_heartbeat_interval(station) + grace
     ]
@@ -121,13 +139,22 @@ def station_mark_offline_overdue(*, now: datetime | None = None) -> int:
 
 
 def connector_get_or_create(*, station_id: int, evse_id: int, connector_id: int = 1) -> Connector:
-    return Connector.objects.get_or_create(station_id=station_id, evse_id=evse_id, connector_id=connector_id)[0]
+    return Connector.objects.get_or_create(station_id=station_id, evse_id=evse_id, connector_id=connector_id)[
+        0
+    ]
 
 
 @transaction.atomic
 def connector_status_update(
-    *, station_id: int, evse_id: int | None, connector_id: int | None, status: ConnectorStatus,
-    occurred_at: datetime, error_code: str = "", info: str = "", vendor_error_code: str = "",
+    *,
+    station_id: int,
+    evse_id: int | None,
+    connector_id: int | None,
+    status: ConnectorStatus,
+    occurred_at: datetime,
+    error_code: str = "",
+    info: str = "",
+    vendor_error_code: str = "",
 ) -> None:
     """Record a status report; one older than the current state (queued offline) only joins the history."""
     connector = None
@@ -136,20 +163,33 @@ def connector_status_update(
     else:
         connector = Connector.objects.select_for_update().filter(
             station_id=station_id, evse_id=evse_id, connector_id=connector_id or 1
-        ).first() or connector_get_or_create(station_id=station_id, evse_id=evse_id, connector_id=connector_id or 1)
+        ).first() or connector_get_or_create(
+            station_id=station_id, evse_id=evse_id, connector_id=connector_id or 1
+        )
         if connector.status_since is None or occurred_at >= connector.status_since:
             connector.status, connector.error_code, connector.info = status, error_code, info
             connector.vendor_error_code, connector.status_since = vendor_error_code, occurred_at
-            connector.save(update_fields=["status", "error_code", "info", "vendor_error_code", "status_since"])
+            connector.save(
+                update_fields=["status", "error_code", "info", "vendor_error_code", "status_since"]
+            )
     StatusChange.objects.create(
-        station_id=station_id, connector=connector, status=status, error_code=error_code, info=info,
-        vendor_error_code=vendor_error_code, occurred_at=occurred_at,
+        station_id=station_id,
+        connector=connector,
+        status=status,
+        error_code=error_code,
+        info=info,
+        vendor_error_code=vendor_error_code,
+        occurred_at=occurred_at,
     )
 
 
-def station_report_update(*, station_id: int, diagnostics_status: str | None = None,
-                          firmware_status: str | None = None) -> None:
+def station_report_update(
+    *, station_id: int, diagnostics_status: str | None = None, firmware_status: str | None = None
+) -> None:
     """Record the progress a charger reports of a diagnostics upload or a firmware update."""
-    fields = {k: v for k, v in {"diagnostics_status": diagnostics_status,
-                                "firmware_status": firmware_status}.items() if v is not None}
+    fields = {
+        k: v
+        for k, v in {"diagnostics_status": diagnostics_status, "firmware_status": firmware_status}.items()
+        if v is not None
+    }
     Station.objects.filter(pk=station_id).update(**fields)

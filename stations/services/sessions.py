@@ -28,15 +28,25 @@ def _authorize_for_session(*, id_tag: str, at: datetime, exclude_pk: int | None 
         if exclude_pk is not None:
             busy = busy.exclude(pk=exclude_pk)
         if busy.exists():
-            return Authorization(status=AuthorizationStatus.CONCURRENT_TX, expires_at=authorization.expires_at,
-                                 id_token_pk=authorization.id_token_pk)
+            return Authorization(
+                status=AuthorizationStatus.CONCURRENT_TX,
+                expires_at=authorization.expires_at,
+                id_token_pk=authorization.id_token_pk,
+            )
     return authorization
 
 
 @transaction.atomic
 def session_start(
-    *, station_id: int, evse_id: int, connector_id: int, id_tag: str, meter_start_wh: int,
-    started_at: datetime, reservation_id: int | None = None, external_id: str | None = None,
+    *,
+    station_id: int,
+    evse_id: int,
+    connector_id: int,
+    id_tag: str,
+    meter_start_wh: int,
+    started_at: datetime,
+    reservation_id: int | None = None,
+    external_id: str | None = None,
 ) -> SessionOutcome:
     """Open a session, or return the one a repeated start message already opened."""
     connector = connector_get_or_create(station_id=station_id, evse_id=evse_id, connector_id=connector_id)
@@ -51,9 +61,16 @@ def session_start(
 
     authorization = _authorize_for_session(id_tag=id_tag, at=started_at)
     session = ChargingSession.objects.create(
-        station_id=station_id, connector=connector, id_tag=id_tag, id_token_id=authorization.id_token_pk,
-        authorization_status=authorization.status, started_at=started_at, meter_start_wh=meter_start_wh,
-        meter_last_wh=meter_start_wh, reservation_id=reservation_id, external_id=external_id,
+        station_id=station_id,
+        connector=connector,
+        id_tag=id_tag,
+        id_token_id=authorization.id_token_pk,
+        authorization_status=authorization.status,
+        started_at=started_at,
+        meter_start_wh=meter_start_wh,
+        meter_last_wh=meter_start_wh,
+        reservation_id=reservation_id,
+        external_id=external_id,
     )
     if external_id is None:  # the charger takes our id as its transaction id (1.6)
         session.external_id = str(session.pk)
@@ -65,16 +82,27 @@ def session_find(*, station_id: int, external_id: str) -> ChargingSession | None
     return ChargingSession.objects.filter(station_id=station_id, external_id=external_id).first()
 
 
-def _samples_store(*, station_id: int, evse_id: int, session: ChargingSession | None,
-                   reading: MeterReading) -> None:
-    MeterSample.objects.bulk_create((
-        MeterSample(
-            station_id=station_id, session=session, evse_id=evse_id, sampled_at=s.sampled_at,
-            measurand=s.measurand, phase=s.phase, unit=s.unit, context=s.context, location=s.location,
-            value=s.value,
-        )
-        for s in reading.samples
-    ), ignore_conflicts=True)
+def _samples_store(
+    *, station_id: int, evse_id: int, session: ChargingSession | None, reading: MeterReading
+) -> None:
+    MeterSample.objects.bulk_create(
+        (
+            MeterSample(
+                station_id=station_id,
+                session=session,
+                evse_id=evse_id,
+                sampled_at=s.sampled_at,
+                measurand=s.measurand,
+                phase=s.phase,
+                unit=s.unit,
+                context=s.context,
+                location=s.location,
+                value=s.value,
+            )
+            for s in reading.samples
+        ),
+        ignore_conflicts=True,
+    )
 
 
 @transaction.atomic
@@ -87,8 +115,10 @@ def session_meter_record(
         session = session_find(station_id=station_id, external_id=external_id)
     elif evse_id:
         session = (
-            ChargingSession.objects.open().filter(station_id=station_id, connector__evse_id=evse_id)
-            .order_by("-started_at").first()
+            ChargingSession.objects.open()
+            .filter(station_id=station_id, connector__evse_id=evse_id)
+            .order_by("-started_at")
+            .first()
         )
     _samples_store(station_id=station_id, evse_id=evse_id, session=session, reading=reading)
     register_wh = reading.energy_register_wh()
@@ -99,22 +129,40 @@ def session_meter_record(
 
 @transaction.atomic
 def session_stop(
-    *, station_id: int, external_id: str, meter_stop_wh: int, stopped_at: datetime,
-    reason: StopReason = StopReason.LOCAL, id_tag: str = "", reading: MeterReading | None = None,
+    *,
+    station_id: int,
+    external_id: str,
+    meter_stop_wh: int,
+    stopped_at: datetime,
+    reason: StopReason = StopReason.LOCAL,
+    id_tag: str = "",
+    reading: MeterReading | None = None,
 ) -> SessionOutcome:
     """End the session; a repeated stop is a no-op and a stop for an unknown session is kept as such."""
-    session = ChargingSession.objects.select_for_update().filter(
-        station_id=station_id, external_id=external_id
-    ).first()
+    session = (
+        ChargingSession.objects.select_for_update()
+        .filter(station_id=station_id, external_id=external_id)
+        .first()
+    )
     if session is None:
         session, created = ChargingSession.objects.get_or_create(
-            station_id=station_id, external_id=None, stopped_at=stopped_at, meter_stop_wh=meter_stop_wh,
-            defaults={"stop_reason": reason, "stop_id_tag": id_tag,
-                      "anomaly": f"Stop for unknown transaction {external_id}"},
+            station_id=station_id,
+            external_id=None,
+            stopped_at=stopped_at,
+            meter_stop_wh=meter_stop_wh,
+            defaults={
+                "stop_reason": reason,
+                "stop_id_tag": id_tag,
+                "anomaly": f"Stop for unknown transaction {external_id}",
+            },
         )
         ended_now = False
     elif session.stopped_at is None:
-        session.stopped_at, session.meter_stop_wh, session.meter_last_wh = stopped_at, meter_stop_wh, meter_stop_wh
+        session.stopped_at, session.meter_stop_wh, session.meter_last_wh = (
+            stopped_at,
+            meter_stop_wh,
+            meter_stop_wh,
+        )
         session.stop_reason, session.stop_id_tag = reason, id_tag
         fields = ["stopped_at", "meter_stop_wh", "meter_last_wh", "stop_reason", "stop_id_tag", "energy_wh"]
         energy = meter_stop_wh - (session.meter_start_wh or 0)
@@ -134,7 +182,9 @@ def session_stop(
     if id_tag:
         authorization = _authorize_for_session(id_tag=id_tag, at=stopped_at, exclude_pk=session.pk)
         if authorization.status == AuthorizationStatus.CONCURRENT_TX:
-            authorization = Authorization(status=AuthorizationStatus.ACCEPTED, id_token_pk=authorization.id_token_pk)
+            authorization = Authorization(
+                status=AuthorizationStatus.ACCEPTED, id_token_pk=authorization.id_token_pk
+            )
     if ended_now:
         session_pk = session.pk
         transaction.on_commit(lambda: session_ended.send(sender=ChargingSession, session_id=session_pk))

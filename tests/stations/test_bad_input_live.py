@@ -51,22 +51,42 @@ def test_an_unknown_action_is_not_implemented(client):
 
 
 def test_an_action_only_the_csms_sends_is_not_supported(client):
-    assert client.call("RemoteStartTransaction", {"idTag": "X"}, unique_id="u2")[:3] == [4, "u2", "NotSupported"]
+    assert client.call("RemoteStartTransaction", {"idTag": "X"}, unique_id="u2")[:3] == [
+        4,
+        "u2",
+        "NotSupported",
+    ]
 
 
 @pytest.mark.parametrize(
     ("action", "payload", "code", "field"),
     [
-        ("BootNotification", {"chargePointVendor": 42, "chargePointModel": "X"}, "TypeConstraintViolation",
-         "chargePointVendor"),
-        ("BootNotification", {"chargePointVendor": "V" * 21, "chargePointModel": "X"}, "TypeConstraintViolation",
-         "chargePointVendor"),
+        (
+            "BootNotification",
+            {"chargePointVendor": 42, "chargePointModel": "X"},
+            "TypeConstraintViolation",
+            "chargePointVendor",
+        ),
+        (
+            "BootNotification",
+            {"chargePointVendor": "V" * 21, "chargePointModel": "X"},
+            "TypeConstraintViolation",
+            "chargePointVendor",
+        ),
         ("BootNotification", {"chargePointModel": "X"}, "ProtocolError", "payload"),
         ("Heartbeat", {"unexpected": True}, "FormationViolation", "payload"),
-        ("StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Sleeping"},
-         "PropertyConstraintViolation", "status"),
-        ("StartTransaction", {"connectorId": 1, "idTag": "T", "meterStart": 0, "timestamp": "yesterday"},
-         "PropertyConstraintViolation", None),
+        (
+            "StatusNotification",
+            {"connectorId": 1, "errorCode": "NoError", "status": "Sleeping"},
+            "PropertyConstraintViolation",
+            "status",
+        ),
+        (
+            "StartTransaction",
+            {"connectorId": 1, "idTag": "T", "meterStart": 0, "timestamp": "yesterday"},
+            "PropertyConstraintViolation",
+            None,
+        ),
         ("MeterValues", {"connectorId": 1, "meterValue": []}, "OccurenceConstraintViolation", "meterValue"),
     ],
 )
@@ -79,8 +99,11 @@ def test_schema_violations_get_the_specified_error_code(client, action, payload,
 
 
 def test_a_start_on_connector_zero_is_refused_and_stores_nothing(client):
-    frame = client.call("StartTransaction", {"connectorId": 0, "idTag": "T", "meterStart": 0,
-                                             "timestamp": "2026-11-25T10:00:00Z"}, unique_id="z")
+    frame = client.call(
+        "StartTransaction",
+        {"connectorId": 0, "idTag": "T", "meterStart": 0, "timestamp": "2026-11-25T10:00:00Z"},
+        unique_id="z",
+    )
     assert frame[:3] == [4, "z", "PropertyConstraintViolation"]
     assert not ChargingSession.objects.exists()
 

@@ -67,16 +67,22 @@ def test_auto_registration_enrols_an_unknown_charger_as_pending_until_staff_acce
     with gateway.client("NEW-CHARGER-1", STATION_PASSWORD) as client:
         boot = client.result("BootNotification", {"chargePointVendor": "Acme", "chargePointModel": "X1"})
         assert boot["status"] == "Pending"
-        refused = client.call("StartTransaction", {"connectorId": 1, "idTag": "T", "meterStart": 0,
-                                                   "timestamp": "2026-11-25T10:00:00Z"})
+        refused = client.call(
+            "StartTransaction",
+            {"connectorId": 1, "idTag": "T", "meterStart": 0, "timestamp": "2026-11-25T10:00:00Z"},
+        )
         assert refused[:3] == [4, refused[1], "SecurityError"]
     station = Station.objects.get(identity="NEW-CHARGER-1")
     assert station.registration_status == RegistrationStatus.PENDING and station.vendor == "Acme"
 
     Station.objects.filter(pk=station.pk).update(registration_status=RegistrationStatus.ACCEPTED)
     with gateway.client("NEW-CHARGER-1", STATION_PASSWORD) as client:
-        assert client.result("BootNotification", {"chargePointVendor": "Acme", "chargePointModel": "X1"})[
-            "status"] == "Accepted"
+        assert (
+            client.result("BootNotification", {"chargePointVendor": "Acme", "chargePointModel": "X1"})[
+                "status"
+            ]
+            == "Accepted"
+        )
     # the password given at enrolment is now the charger's
     assert refused_status(gateway, "NEW-CHARGER-1", "another-password-0123") == 403
 

@@ -32,20 +32,34 @@ def client(gateway, station):
 
 def test_a_whole_session_is_stored_as_the_charger_reports_it(client, station):
     IdTokenFactory(id_tag="04E2A1B2C3D4E5")
-    status = {"connectorId": 1, "errorCode": "NoError", "status": "Preparing", "timestamp": "2026-11-25T09:59:50Z"}
+    status = {
+        "connectorId": 1,
+        "errorCode": "NoError",
+        "status": "Preparing",
+        "timestamp": "2026-11-25T09:59:50Z",
+    }
     assert client.result("StatusNotification", status) == {}
     assert client.result("Authorize", {"idTag": "04E2A1B2C3D4E5"}) == {"idTagInfo": {"status": "Accepted"}}
     started = client.result("StartTransaction", START)
     assert started["idTagInfo"] == {"status": "Accepted"}
     tx = started["transactionId"]
-    assert client.result("StatusNotification", {**status, "status": "Charging",
-                                                "timestamp": "2026-11-25T10:00:01Z"}) == {}
+    assert (
+        client.result(
+            "StatusNotification", {**status, "status": "Charging", "timestamp": "2026-11-25T10:00:01Z"}
+        )
+        == {}
+    )
     assert client.result("MeterValues", load_payload("v16", "meter_values", tx=tx)) == {}
     assert client.result("StopTransaction", load_payload("v16", "stop_transaction", tx=tx)) == {
-        "idTagInfo": {"status": "Accepted"}}
+        "idTagInfo": {"status": "Accepted"}
+    }
 
     station.refresh_from_db()
-    assert (station.vendor, station.serial_number, station.firmware_version) == ("ABB", "TACW224317G0123", "1.6.6")
+    assert (station.vendor, station.serial_number, station.firmware_version) == (
+        "ABB",
+        "TACW224317G0123",
+        "1.6.6",
+    )
     session = ChargingSession.objects.get(station=station)
     assert session.external_id == str(tx) and session.connector.evse_id == 1
     assert session.started_at == datetime(2026, 11, 25, 10, tzinfo=UTC)
@@ -56,7 +70,11 @@ def test_a_whole_session_is_stored_as_the_charger_reports_it(client, station):
     assert samples.count() == 8  # 7 periodic + 1 Transaction.End
     energy = samples.get(measurand="Energy.Active.Import.Register", context="Sample.Periodic")
     assert (energy.value, energy.unit) == (Decimal("1.843"), "kWh")
-    assert set(samples.filter(measurand="Current.Import").values_list("phase", flat=True)) == {"L1", "L2", "L3"}
+    assert set(samples.filter(measurand="Current.Import").values_list("phase", flat=True)) == {
+        "L1",
+        "L2",
+        "L3",
+    }
     connector = Connector.objects.get(station=station, evse_id=1)
     assert connector.status == ConnectorStatus.CHARGING
     assert StatusChange.objects.filter(station=station).count() == 2
@@ -90,7 +108,12 @@ def test_repeated_meter_values_and_stops_add_nothing(client, station):
 
 
 def test_a_stop_for_an_unknown_transaction_is_answered_and_recorded(client, station):
-    stop = {"transactionId": 987654, "meterStop": 5000, "timestamp": "2026-11-25T12:00:00Z", "reason": "Local"}
+    stop = {
+        "transactionId": 987654,
+        "meterStop": 5000,
+        "timestamp": "2026-11-25T12:00:00Z",
+        "reason": "Local",
+    }
     assert client.result("StopTransaction", stop) == {}
     assert client.result("StopTransaction", stop) == {}
     orphan = ChargingSession.objects.get(station=station)
@@ -100,29 +123,39 @@ def test_a_stop_for_an_unknown_transaction_is_answered_and_recorded(client, stat
 
 def test_messages_queued_offline_keep_their_own_timestamps(client, station):
     """A charger back online sends what it queued; a late status does not overwrite a newer one."""
-    newer = {"connectorId": 1, "errorCode": "NoError", "status": "Available", "timestamp": "2026-11-25T10:30:00Z"}
+    newer = {
+        "connectorId": 1,
+        "errorCode": "NoError",
+        "status": "Available",
+        "timestamp": "2026-11-25T10:30:00Z",
+    }
     older = {**newer, "status": "Charging", "timestamp": "2026-11-25T10:10:00Z"}
     client.result("StatusNotification", newer)
     client.result("StatusNotification", older)
     connector = Connector.objects.get(station=station, evse_id=1)
     assert connector.status == ConnectorStatus.AVAILABLE
     assert connector.status_since == datetime(2026, 11, 25, 10, 30, tzinfo=UTC)
-    assert list(StatusChange.objects.filter(station=station).order_by("occurred_at").values_list(
-        "status", flat=True)) == [ConnectorStatus.CHARGING, ConnectorStatus.AVAILABLE]
+    assert list(
+        StatusChange.objects.filter(station=station).order_by("occurred_at").values_list("status", flat=True)
+    ) == [ConnectorStatus.CHARGING, ConnectorStatus.AVAILABLE]
 
 
 def test_token_answers_follow_the_token_state(client):
     IdTokenFactory(id_tag="BLOCKED-1", status=IdTokenStatus.BLOCKED)
     IdTokenFactory(id_tag="EXPIRED-1", expires_at=datetime(2020, 1, 1, tzinfo=UTC))
-    answers = {tag: client.result("Authorize", {"idTag": tag})["idTagInfo"]["status"]
-               for tag in ("BLOCKED-1", "EXPIRED-1", "UNKNOWN-1")}
+    answers = {
+        tag: client.result("Authorize", {"idTag": tag})["idTagInfo"]["status"]
+        for tag in ("BLOCKED-1", "EXPIRED-1", "UNKNOWN-1")
+    }
     assert answers == {"BLOCKED-1": "Blocked", "EXPIRED-1": "Expired", "UNKNOWN-1": "Invalid"}
 
 
 def test_a_token_already_charging_elsewhere_gets_concurrent_tx(gateway, client, station):
     IdTokenFactory(id_tag="04E2A1B2C3D4E5")
     client.result("StartTransaction", START)
-    second = client.result("StartTransaction", {**START, "connectorId": 2, "timestamp": "2026-11-25T10:05:00Z"})
+    second = client.result(
+        "StartTransaction", {**START, "connectorId": 2, "timestamp": "2026-11-25T10:05:00Z"}
+    )
     assert second["idTagInfo"]["status"] == "ConcurrentTx"
 
 
@@ -131,7 +164,8 @@ def test_whole_charger_status_and_notifications_are_recorded(client, station):
     client.result("FirmwareStatusNotification", {"status": "Installing"})
     client.result("DiagnosticsStatusNotification", {"status": "Uploaded"})
     assert client.result("DataTransfer", {"vendorId": "com.example", "messageId": "x", "data": "y"}) == {
-        "status": "UnknownVendorId"}
+        "status": "UnknownVendorId"
+    }
     station.refresh_from_db()
     assert (station.status, station.error_code) == (ConnectorStatus.FAULTED, "GroundFailure")
     assert (station.firmware_status, station.diagnostics_status) == ("Installing", "Uploaded")
