@@ -22,7 +22,6 @@ from stations.services import registry
 
 logger = logging.getLogger(__name__)
 
-# Closing before accept() refuses the handshake (daphne answers HTTP 403).
 REPLACED_CLOSE_CODE = 4000
 
 
@@ -56,29 +55,19 @@ class ChargePointConsumer(AsyncWebsocketConsumer):
         self.outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         adapter_cls = adapter_for(self.scope.get("subprotocols") or [])
         if adapter_cls is None:
-            logger.warning(
-                "%s refused: offered no supported subprotocol %s",
-                self.identity,
-                self.scope.get("subprotocols"),
-            )
-            await self.close()
-            return
+            return await self.refuse(f"offered no supported subprotocol {self.scope.get('subprotocols')}")
         try:
             identity_validator(self.identity)
         except ValidationError:
-            logger.warning("refused a malformed identity %r", self.identity)
-            await self.close()
-            return
+            return await self.refuse("malformed identity")
         username, password = basic_credentials(self.scope.get("headers", []))
-        admission, station_id = await in_thread_pool(registry.station_admit)(
+        admitted = await in_thread_pool(registry.station_admit)(
             identity=self.identity, username=username, password=password
         )
-        if station_id is None:
-            logger.warning("%s refused: %s", self.identity, admission.value)
-            await self.close()
-            return
-        accepted = await in_thread_pool(registry.station_is_accepted)(station_id=station_id)
-        self.adapter = adapter_cls(identity=self.identity, station_id=station_id, accepted=accepted)
+        if admitted.station_id is None:
+            return await self.refuse(admitted.admission.value)
+        station_id = admitted.station_id
+        self.adapter = adapter_cls(identity=self.identity, station_id=station_id, accepted=admitted.accepted)
         previous = await in_thread_pool(registry.station_connect)(
             station_id=station_id, protocol=adapter_cls.subprotocol, channel_name=self.channel_name
         )
@@ -87,6 +76,10 @@ class ChargePointConsumer(AsyncWebsocketConsumer):
         await self.accept(adapter_cls.subprotocol)
         self.sender = asyncio.create_task(self.send_calls())
         logger.info("%s connected with %s", self.identity, adapter_cls.subprotocol)
+
+    async def refuse(self, reason: str) -> None:
+        logger.warning("%r refused: %s", self.identity, reason)
+        await self.close()  # before accept(): the handshake is refused
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         assert self.adapter is not None

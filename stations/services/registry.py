@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
@@ -19,6 +20,7 @@ class Admission(enum.Enum):
     UNKNOWN = "unknown identity"
     NO_CREDENTIALS = "no credentials"
     WRONG_PASSWORD = "wrong password"
+    IDENTITY_MISMATCH = "Basic auth username is not the identity in the URL"
 
 
 def station_create(
@@ -48,32 +50,40 @@ def station_password_set(*, station: Station, password: str) -> None:
     station.save(update_fields=["password_hash"])
 
 
+@dataclass(frozen=True)
+class AdmissionResult:
+    admission: Admission
+    station_id: int | None = None
+    accepted: bool = False
+
+
 @transaction.atomic
-def station_admit(
-    *, identity: str, username: bytes | None, password: bytes | None
-) -> tuple[Admission, int | None]:
+def station_admit(*, identity: str, username: bytes | None, password: bytes | None) -> AdmissionResult:
     """Check a handshake's Basic credentials; with auto-registration, enrol a new identity as Pending."""
     if password is None or username is None:
-        return Admission.NO_CREDENTIALS, None
+        return AdmissionResult(Admission.NO_CREDENTIALS)
     if username != identity.encode():
-        return Admission.WRONG_PASSWORD, None
-    station = Station.objects.filter(identity=identity).only("id", "password_hash").first()
+        return AdmissionResult(Admission.IDENTITY_MISMATCH)
+    station = (
+        Station.objects.filter(identity=identity).only("id", "password_hash", "registration_status").first()
+    )
     if station is None:
         if not settings.CSMS_AUTO_REGISTER:
-            return Admission.UNKNOWN, None
+            return AdmissionResult(Admission.UNKNOWN)
         try:
             password_validate(password)
         except ValueError:
-            return Admission.WRONG_PASSWORD, None
+            return AdmissionResult(Admission.WRONG_PASSWORD)
         station = Station.objects.create(
             identity=identity,
             password_hash=password_hash(password),
             registration_status=RegistrationStatus.PENDING,
         )
-        return Admission.ADMITTED, station.pk
-    if not password_matches(password, station.password_hash):
-        return Admission.WRONG_PASSWORD, None
-    return Admission.ADMITTED, station.pk
+    elif not password_matches(password, station.password_hash):
+        return AdmissionResult(Admission.WRONG_PASSWORD)
+    return AdmissionResult(
+        Admission.ADMITTED, station.pk, station.registration_status == RegistrationStatus.ACCEPTED
+    )
 
 
 def station_connect(*, station_id: int, protocol: str, channel_name: str) -> str:
@@ -117,10 +127,6 @@ def station_boot(*, station_id: int, info: StationInfo) -> BootDecision:
     # A Pending or Rejected charger retries its boot after `interval`: keep that short.
     interval = station_heartbeat_interval(station) if status == RegistrationStatus.ACCEPTED else 60
     return BootDecision(status=status, interval_s=interval, current_time=now)
-
-
-def station_is_accepted(*, station_id: int) -> bool:
-    return Station.objects.filter(pk=station_id, registration_status=RegistrationStatus.ACCEPTED).exists()
 
 
 def station_mark_offline_overdue(*, now: datetime | None = None) -> int:
