@@ -29,7 +29,11 @@ run: migrate
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/honcho -f Procfile.dev start
 
-test: setup
+# The independent charger client of the gateway tests (ocpp-rpc); skipped without npm, except in CI.
+tests/peers/node_modules: tests/peers/package.json
+	command -v npm >/dev/null && npm install --prefix tests/peers --no-package-lock --no-audit --no-fund --silent || true
+
+test: setup tests/peers/node_modules
 	$(BIN)/pytest
 
 lint: setup

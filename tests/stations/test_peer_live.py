@@ -1,0 +1,40 @@
+"""An independent charger client (ocpp-rpc, strict mode) validates every CSMS answer against the
+official OCA JSON schemas, over a real socket to a live daphne."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+
+from stations.models import ChargingSession
+from tests.conftest import IN_CI, ROOT
+from tests.factories import STATION_PASSWORD, IdTokenFactory, StationFactory
+
+PEERS = ROOT / "tests" / "peers"
+pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def node() -> str:
+    node = shutil.which("node")
+    if node is None or not (PEERS / "node_modules" / "ocpp-rpc").is_dir():
+        reason = "node and tests/peers/node_modules (make test installs them when npm is present)"
+        if IN_CI:
+            pytest.fail(f"CI needs {reason}")
+        pytest.skip(f"needs {reason}")
+    return node
+
+
+def test_a_schema_validating_peer_runs_a_whole_session_without_a_violation(node, gateway):
+    station = StationFactory()
+    IdTokenFactory(id_tag="PEER-TAG")
+    run = subprocess.run(
+        [node, str(PEERS / "charger16.js"), gateway.url, station.identity, STATION_PASSWORD, "PEER-TAG"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "negotiated \"ocpp1.6\"" in run.stdout
+    session = ChargingSession.objects.get(station=station, started_at__isnull=False)
+    assert (session.meter_start_wh, session.meter_stop_wh, session.energy_wh) == (2000, 3500, 1500)
