@@ -1,0 +1,127 @@
+"""Back-office management of the ID tokens (RFID cards and the like) drivers present at chargers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import MultipleObjectsReturned, ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.serializers.json import DjangoJSONEncoder
+from django.utils import timezone
+
+from accounts.models import IdToken, IdTokenStatus, User
+from accounts.services import id_token_create
+
+
+def _status(text: str) -> str:
+    return text.lower()
+
+
+def _expiry(text: str) -> datetime:
+    """Parse an ISO 8601 date or date-time; one without an offset is in the configured time zone."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise CommandError(f"--expires {text!r} is not an ISO 8601 date-time.") from None
+    return value if timezone.is_aware(value) else timezone.make_aware(value)
+
+
+def _reasons(error: ValidationError) -> str:
+    if not hasattr(error, "error_dict"):
+        return " ".join(error.messages)
+    return "; ".join(f"{field}: {' '.join(messages)}" for field, messages in error.message_dict.items())
+
+
+# The table layout of the stations commands, repeated: accounts does not import from stations.
+def _cell(value: object) -> str:
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, datetime):
+        return timezone.localtime(value).isoformat(timespec="seconds")
+    return str(value)
+
+
+def _table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    lines = [list(headers), *([_cell(value) for value in row] for row in rows)]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(headers))]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in lines
+    )
+
+
+def token_data(token: IdToken) -> dict[str, Any]:
+    """Describe an ID token as a row of the listing."""
+    return {
+        "id_tag": token.id_tag,
+        "status": token.status,
+        "expires_at": token.expires_at,
+        "expired": token.is_expired(),
+        "user": token.owner.email if token.owner else None,
+        "label": token.label,
+        "created_at": token.created_at,
+    }
+
+
+class Command(BaseCommand):
+    help = "Manage ID tokens: add one, or list them."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        commands = parser.add_subparsers(dest="subcommand", required=True, metavar="{add,list}")
+
+        add = commands.add_parser("add", help="Register an ID token.")
+        add.add_argument("id_tag", help="The token as the charger reports it (1.6 idTag).")
+        add.add_argument(
+            "--status",
+            type=_status,
+            choices=IdTokenStatus.values,
+            metavar="{Accepted,Blocked}",
+            default=IdTokenStatus.ACCEPTED,
+            help="Accepted (default) or Blocked, in any case.",
+        )
+        add.add_argument(
+            "--expires", help="ISO 8601 date-time; without an offset, in the configured time zone."
+        )
+        add.add_argument("--user", metavar="EMAIL", help="The email of the existing user who owns the token.")
+        add.add_argument("--label", default="", help="A note, such as the number printed on the card.")
+
+        listing = commands.add_parser("list", help="List ID tokens.")
+        listing.add_argument("--json", action="store_true", help="Print a JSON array.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        handlers = {"add": self.add_token, "list": self.list_tokens}
+        handlers[options["subcommand"]](options)
+
+    def add_token(self, options: dict[str, Any]) -> None:
+        id_tag, email = options["id_tag"], options["user"]
+        expires_at = _expiry(options["expires"]) if options["expires"] else None
+        try:
+            token = id_token_create(
+                id_tag=id_tag,
+                status=options["status"],
+                expires_at=expires_at,
+                owner_email=email,
+                label=options["label"],
+            )
+        except User.DoesNotExist:
+            raise CommandError(f"No user has the email {email!r}.") from None
+        except MultipleObjectsReturned:
+            raise CommandError(f"Several users have the email {email!r}.") from None
+        except ValidationError as error:
+            raise CommandError(f"Cannot add ID token {id_tag!r}: {_reasons(error)}") from None
+        owner = f", owned by {token.owner.email}" if token.owner else ""
+        expiry = f", expires {_cell(token.expires_at)}" if token.expires_at else ""
+        self.stdout.write(f"Added ID token {token.id_tag} ({token.status}{expiry}{owner}).")
+
+    def list_tokens(self, options: dict[str, Any]) -> None:
+        rows = [token_data(token) for token in IdToken.objects.select_related("owner").order_by("id_tag")]
+        if options["json"]:
+            self.stdout.write(json.dumps(rows, cls=DjangoJSONEncoder, indent=2, ensure_ascii=False))
+            return
+        headers = ["ID TAG", "STATUS", "EXPIRES", "EXPIRED", "USER", "LABEL"]
+        keys = ["id_tag", "status", "expires_at", "expired", "user", "label"]
+        self.stdout.write(_table(headers, ([row[key] for key in keys] for row in rows)))
