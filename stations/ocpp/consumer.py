@@ -6,12 +6,16 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import functools
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import unquote
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from stations.models import identity_validator
@@ -39,10 +43,16 @@ def basic_credentials(headers: list[tuple[bytes, bytes]]) -> tuple[bytes | None,
     return (username, password) if colon else (None, None)
 
 
+@functools.cache
+def gateway_executor() -> ThreadPoolExecutor:
+    """The gateway's own threads for database work, not the single thread-sensitive executor: chargers
+    must not queue behind an admin request waiting for a charger's answer. Few: more only contend
+    for the GIL."""
+    return ThreadPoolExecutor(max_workers=settings.CSMS_GATEWAY_DB_THREADS, thread_name_prefix="ocpp-db")
+
+
 def in_thread_pool(func: Any) -> Any:
-    # Not the single thread-sensitive executor: chargers must not queue behind each other's queries,
-    # nor behind an admin request waiting for a charger's answer.
-    return database_sync_to_async(func, thread_sensitive=False)
+    return database_sync_to_async(func, thread_sensitive=False, executor=gateway_executor())
 
 
 class ChargePointConsumer(AsyncWebsocketConsumer):
@@ -76,6 +86,15 @@ class ChargePointConsumer(AsyncWebsocketConsumer):
         await self.accept(adapter_cls.subprotocol)
         self.sender = asyncio.create_task(self.send_calls())
         logger.info("%s connected with %s", self.identity, adapter_cls.subprotocol)
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels closes stale DB connections before every message, through a hop to the
+        # thread-sensitive executor. Every database call here goes through database_sync_to_async,
+        # which does that in its own thread, so the hop would only add latency to each frame.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def refuse(self, reason: str) -> None:
         logger.warning("%r refused: %s", self.identity, reason)
