@@ -5,6 +5,7 @@ from datetime import datetime
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 
@@ -23,7 +24,7 @@ class IdToken(models.Model):
     """An RFID card or other identifier a driver presents at a charger."""
 
     id_tag = models.CharField(
-        max_length=36, unique=True, help_text="As the charger reports it (1.6 idTag, 2.0.1 idToken)."
+        max_length=36, help_text="As the charger reports it (1.6 idTag, 2.0.1 idToken); case-insensitive."
     )
     status = models.CharField(max_length=16, choices=IdTokenStatus.choices, default=IdTokenStatus.ACCEPTED)
     expires_at = models.DateTimeField(null=True, blank=True)
@@ -36,6 +37,14 @@ class IdToken(models.Model):
     class Meta:
         verbose_name = "ID token"
         ordering = ["id_tag"]
+        constraints = [
+            # OCPP compares id tags case-insensitively (CiString), so must we.
+            models.UniqueConstraint(
+                Lower("id_tag"),
+                name="id_token_tag_unique",
+                violation_error_message="An ID token with this id tag already exists (tags ignore case).",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.id_tag

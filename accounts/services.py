@@ -2,13 +2,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.db.models.functions import Lower
+
 from accounts.domain import Authorization, AuthorizationStatus
 from accounts.models import IdToken, IdTokenStatus
 
 
 def id_token_authorize(*, id_tag: str, at: datetime | None = None) -> Authorization:
     """Decide whether the token may charge; unknown tokens are Invalid."""
-    token = IdToken.objects.filter(id_tag__iexact=id_tag).first()  # idTag is case-insensitive (CiString)
+    # idTag is case-insensitive (CiString); LOWER() matches the unique index.
+    token = IdToken.objects.alias(tag=Lower("id_tag")).filter(tag=id_tag.lower()).first()
     if token is None:
         return Authorization(status=AuthorizationStatus.INVALID)
     if token.status == IdTokenStatus.BLOCKED:

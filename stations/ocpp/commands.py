@@ -29,10 +29,18 @@ def _prepare(
     station = Station.objects.filter(identity=identity).first()
     if station is None:
         raise StationNotFound(f"No charger {identity!r}.")
+    unique_id = str(uuid.uuid4())
     adapter = ADAPTERS.get(station.protocol)
     if adapter is None:
+        call = OutgoingCall.objects.create(
+            station=station,
+            unique_id=unique_id,
+            action=action,
+            payload=payload,
+            requested_by=requested_by[:150],
+        )
+        _finish(call, CallStatus.OFFLINE, error_description="The charger has never connected.")
         raise StationOffline(f"{identity} has never connected, so its OCPP version is unknown.")
-    unique_id = str(uuid.uuid4())
     try:
         adapter.encode_call(unique_id, action, payload)
     except FrameError as error:

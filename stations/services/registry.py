@@ -36,6 +36,11 @@ def station_create(
 ) -> Station:
     """Register a charger with its password (profile 1/2 AuthorizationKey)."""
     password_validate(password.encode())
+    with transaction.atomic():
+        return _station_insert(identity, password, site_name, registration_status)
+
+
+def _station_insert(identity: str, password: str, site_name: str | None, registration_status: str) -> Station:
     site = Site.objects.get_or_create(name=site_name)[0] if site_name else None
     station = Station(
         identity=identity,

@@ -74,6 +74,7 @@ def test_an_expiry_without_offset_is_in_the_configured_time_zone(settings):
     ("args", "message"),
     [
         (["TAKEN"], "already exists"),
+        (["taken"], "already exists"),
         (["NEW", "--user", "nobody@example.com"], "nobody@example.com"),
         (["NEW", "--expires", "next tuesday"], "ISO 8601"),
         (["NEW", "--status", "Expired"], "invalid choice"),

@@ -64,8 +64,8 @@ def test_list_as_json_has_one_row_per_session_newest_first(sessions):
             "id_tag": "TAG-B",
             "started_at": "2026-03-01T10:00:00Z",
             "stopped_at": None,
-            "meter_start_wh": 500,
-            "meter_stop_wh": None,
+            "meter_start": 500,
+            "meter_stop": None,
             "energy_wh": 2200,
             "stop_reason": "",
         },
@@ -76,8 +76,8 @@ def test_list_as_json_has_one_row_per_session_newest_first(sessions):
             "id_tag": "TAG-A",
             "started_at": "2026-03-01T08:00:00Z",
             "stopped_at": "2026-03-01T09:00:00Z",
-            "meter_start_wh": 10_000,
-            "meter_stop_wh": 17_500,
+            "meter_start": 10_000,
+            "meter_stop": 17_500,
             "energy_wh": 7500,
             "stop_reason": "remote",
         },
@@ -124,7 +124,7 @@ def test_a_stop_for_an_unknown_transaction_is_listed_without_a_start():
     station = StationFactory(identity="CP-ODD")
     session_stop(station_id=station.pk, external_id="999", meter_stop_wh=4000, stopped_at=T0)
     [row] = json.loads(run("list", "--json"))
-    assert (row["transaction_id"], row["connector"], row["started_at"], row["meter_stop_wh"]) == (
+    assert (row["transaction_id"], row["connector"], row["started_at"], row["meter_stop"]) == (
         None,
         None,
         None,

@@ -137,8 +137,8 @@ def session_data(session: ChargingSession) -> dict[str, Any]:
         "id_tag": session.id_tag,
         "started_at": session.started_at,
         "stopped_at": session.stopped_at,
-        "meter_start_wh": session.meter_start_wh,
-        "meter_stop_wh": session.meter_stop_wh,
+        "meter_start": session.meter_start_wh,
+        "meter_stop": session.meter_stop_wh,
         "energy_wh": session.live_energy_wh,
         "stop_reason": session.stop_reason,
     }

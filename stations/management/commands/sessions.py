@@ -17,8 +17,8 @@ HEADERS = {
     "id_tag": "ID TAG",
     "started_at": "STARTED",
     "stopped_at": "STOPPED",
-    "meter_start_wh": "METER START WH",
-    "meter_stop_wh": "METER STOP WH",
+    "meter_start": "METER START (Wh)",
+    "meter_stop": "METER STOP (Wh)",
     "energy_wh": "ENERGY WH",
     "stop_reason": "STOP REASON",
 }
