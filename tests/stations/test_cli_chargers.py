@@ -234,10 +234,12 @@ def test_send_to_an_unknown_charger_exits_with_2():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_send_to_a_charger_that_never_connected_exits_with_3():
+def test_send_to_a_charger_that_never_connected_exits_with_3_and_records_the_attempt():
     StationFactory(identity="CP-NEVER")
     error = fails("send", "CP-NEVER", "Reset", "--payload", '{"type": "Soft"}')
     assert error.returncode == 3 and "never connected" in str(error)
+    call = OutgoingCall.objects.get()
+    assert (call.status, call.requested_by) == (CallStatus.OFFLINE, "cli")
 
 
 @pytest.mark.django_db(transaction=True)
