@@ -1,0 +1,329 @@
+"""Commands the admin sends to chargers: a form for each, and per OCPP version the payloads it makes.
+
+The admin knows commands only through `COMMANDS`. Each form asks its questions once for all selected
+chargers; each charger's negotiated subprotocol picks the builder that turns the answers into
+(action, payload) pairs. OCPP 2.0.1 slots in by adding builders under "ocpp2.0.1" (Reset → Reset with
+Immediate/OnIdle, GetConfiguration → GetVariables, ...), without touching the admin.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from django import forms
+from django.conf import settings
+
+from stations.exceptions import CallRejected, InvalidCall, StationError
+from stations.models import ChargingSession, Station
+from stations.ocpp.commands import station_call_async
+
+# Until a charger has connected its version is unknown; station_call then reports it offline.
+DEFAULT_PROTOCOL = "ocpp1.6"
+# Answers that mean the charger did what it was asked; any other `status` is shown as a warning.
+DONE_STATUSES = frozenset({"Accepted", "Unlocked"})
+
+Payloads = list[tuple[str, dict[str, Any]]]
+Builder = Callable[[Station, dict[str, Any]], Payloads]
+
+
+class CommandForm(forms.Form):
+    """The questions of a command; `stations` are the selected chargers, for choices that depend on them."""
+
+    timeout_s = forms.IntegerField(
+        label="Wait for the answer (s)",
+        min_value=5,
+        max_value=300,
+        initial=30,
+        help_text="Chargers are asked in parallel; each may take this long to answer.",
+    )
+
+    def __init__(self, *args: Any, stations: list[Station], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.stations = stations
+        self.fields["timeout_s"].initial = min(max(int(settings.CSMS_CALL_TIMEOUT_S), 5), 300)
+        # The timeout goes last, after the command's own questions.
+        self.fields["timeout_s"] = self.fields.pop("timeout_s")
+
+
+def connector_field(
+    *, required: bool, min_value: int = 1, help_text: str = "", initial: int | None = None
+) -> forms.IntegerField:
+    return forms.IntegerField(
+        label="Connector",
+        required=required,
+        min_value=min_value,
+        max_value=99,
+        help_text=help_text,
+        initial=initial,
+    )
+
+
+class ResetForm(CommandForm):
+    kind = forms.ChoiceField(
+        label="Reset",
+        choices=[("soft", "Soft: restart the software"), ("hard", "Hard: reboot the charger")],
+        initial="soft",
+        widget=forms.RadioSelect(attrs={"class": "radiolist"}),
+        help_text="Sessions in progress are stopped first.",
+    )
+
+
+class UnlockForm(CommandForm):
+    connector = connector_field(required=True)
+
+
+class RemoteStartForm(CommandForm):
+    id_tag = forms.CharField(label="ID tag", max_length=20, help_text="The token the session is charged to.")
+    connector = connector_field(required=False, help_text="Empty: the charger picks one.")
+
+
+class RemoteStopForm(CommandForm):
+    sessions = forms.ModelMultipleChoiceField(
+        queryset=ChargingSession.objects.none(),
+        widget=forms.CheckboxSelectMultiple(attrs={"class": "radiolist"}),
+        label="Open sessions",
+        help_text="Each stop goes to the session's own charger.",
+    )
+
+    def __init__(self, *args: Any, stations: list[Station], **kwargs: Any) -> None:
+        super().__init__(*args, stations=stations, **kwargs)
+        field = self.fields["sessions"]
+        assert isinstance(field, forms.ModelMultipleChoiceField)
+        field.queryset = (
+            ChargingSession.objects.open()
+            .filter(station__in=stations)
+            .select_related("station", "connector")
+            .order_by("station__identity", "started_at")
+        )
+        field.label_from_instance = lambda s: (  # type: ignore[method-assign]
+            f"{s.station.identity} · connector {s.connector.evse_id if s.connector else '?'} · "
+            f"transaction {s.external_id} · {s.id_tag or 'no tag'} · since {s.started_at:%Y-%m-%d %H:%M}"
+        )
+        if not field.queryset.exists():
+            field.help_text = "None of the selected chargers has an open session."
+
+
+class AvailabilityForm(CommandForm):
+    connector = connector_field(required=True, min_value=0, initial=0, help_text="0: the whole charger.")
+    operative = forms.TypedChoiceField(
+        label="Availability",
+        choices=[("1", "Operative"), ("0", "Inoperative")],
+        coerce=lambda v: v == "1",
+        initial="1",
+        widget=forms.RadioSelect(attrs={"class": "radiolist"}),
+    )
+
+
+class ConfigurationForm(CommandForm):
+    key = forms.CharField(max_length=50, help_text="E.g. HeartbeatInterval, MeterValueSampleInterval.")
+    value = forms.CharField(max_length=500)
+
+
+class GetConfigurationForm(CommandForm):
+    keys = forms.CharField(
+        label="Keys",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 40}),
+        help_text="One per line or separated by commas. Empty: every key.",
+    )
+
+    def clean_keys(self) -> list[str]:
+        keys = [k.strip() for k in self.cleaned_data["keys"].replace(",", "\n").splitlines() if k.strip()]
+        if too_long := [k for k in keys if len(k) > 50]:
+            raise forms.ValidationError(f"Keys are at most 50 characters: {', '.join(too_long)}")
+        return keys
+
+
+TRIGGERS_16 = [
+    "BootNotification",
+    "DiagnosticsStatusNotification",
+    "FirmwareStatusNotification",
+    "Heartbeat",
+    "MeterValues",
+    "StatusNotification",
+]
+
+
+class TriggerForm(CommandForm):
+    message = forms.ChoiceField(
+        label="Message", choices=[(t, t) for t in TRIGGERS_16], initial="StatusNotification"
+    )
+    connector = connector_field(required=False, min_value=0, help_text="Empty: the whole charger.")
+
+
+class ConfirmForm(CommandForm):
+    pass
+
+
+def _optional(**fields: Any) -> dict[str, Any]:
+    return {name: value for name, value in fields.items() if value is not None}
+
+
+def _remote_stop_16(station: Station, data: dict[str, Any]) -> Payloads:
+    # 1.6 transactionId is the integer the CSMS gave in StartTransaction.conf, i.e. external_id.
+    return [
+        ("RemoteStopTransaction", {"transactionId": int(s.external_id)})
+        for s in data["sessions"]
+        if s.station_id == station.pk and (s.external_id or "").isdigit()
+    ]
+
+
+@dataclass(frozen=True)
+class Command:
+    label: str
+    form_class: type[CommandForm]
+    builders: dict[str, Builder]
+    # A page listing the answers, for commands whose answer is more than a status.
+    result_template: str = ""
+
+    def payloads(self, station: Station, data: dict[str, Any]) -> Payloads | None:
+        """Return the calls for this charger, or None when its OCPP version lacks the command."""
+        builder = self.builders.get(station.protocol or DEFAULT_PROTOCOL)
+        return None if builder is None else builder(station, data)
+
+
+COMMANDS: dict[str, Command] = {
+    "reset": Command(
+        "Reset",
+        ResetForm,
+        {
+            "ocpp1.6": lambda s, d: [("Reset", {"type": "Hard" if d["kind"] == "hard" else "Soft"})],
+        },
+    ),
+    "unlock": Command(
+        "Unlock connector",
+        UnlockForm,
+        {
+            "ocpp1.6": lambda s, d: [("UnlockConnector", {"connectorId": d["connector"]})],
+        },
+    ),
+    "remote_start": Command(
+        "Start a session remotely",
+        RemoteStartForm,
+        {
+            "ocpp1.6": lambda s, d: [
+                ("RemoteStartTransaction", _optional(idTag=d["id_tag"], connectorId=d["connector"]))
+            ],
+        },
+    ),
+    "remote_stop": Command("Stop a session remotely", RemoteStopForm, {"ocpp1.6": _remote_stop_16}),
+    "availability": Command(
+        "Change availability",
+        AvailabilityForm,
+        {
+            "ocpp1.6": lambda s, d: [
+                (
+                    "ChangeAvailability",
+                    {"connectorId": d["connector"], "type": "Operative" if d["operative"] else "Inoperative"},
+                )
+            ],
+        },
+    ),
+    "set_configuration": Command(
+        "Change a configuration key",
+        ConfigurationForm,
+        {
+            "ocpp1.6": lambda s, d: [("ChangeConfiguration", {"key": d["key"], "value": d["value"]})],
+        },
+    ),
+    "get_configuration": Command(
+        "Read configuration",
+        GetConfigurationForm,
+        {
+            "ocpp1.6": lambda s, d: [("GetConfiguration", {"key": d["keys"]} if d["keys"] else {})],
+        },
+        result_template="admin/stations/station/configuration_result.html",
+    ),
+    "trigger": Command(
+        "Trigger a message",
+        TriggerForm,
+        {
+            "ocpp1.6": lambda s, d: [
+                ("TriggerMessage", _optional(requestedMessage=d["message"], connectorId=d["connector"]))
+            ],
+        },
+    ),
+    "clear_cache": Command(
+        "Clear the authorization cache",
+        ConfirmForm,
+        {
+            "ocpp1.6": lambda s, d: [("ClearCache", {})],
+        },
+    ),
+}
+
+
+@dataclass
+class Outcome:
+    """One call's result, worded for a person."""
+
+    identity: str
+    action: str
+    level: str  # "success", "warning" or "error"
+    text: str
+    response: dict[str, Any] | None = None
+
+
+def _describe_error(error: StationError) -> str:
+    if isinstance(error, CallRejected):
+        return f"the charger answered with a CallError, {error}"
+    if isinstance(error, InvalidCall):
+        return f"the call is invalid: {error}"
+    return str(error)  # StationOffline, CallTimeout and the rest say what happened, with the identity
+
+
+async def _call(
+    station: Station, action: str, payload: dict[str, Any], timeout: float, requested_by: str
+) -> Outcome:
+    try:
+        response = await station_call_async(
+            identity=station.identity,
+            action=action,
+            payload=payload,
+            timeout=timeout,
+            requested_by=requested_by,
+        )
+    except StationError as error:
+        text = f"{action} to {station.identity} failed: {_describe_error(error)}"
+        return Outcome(station.identity, action, "error", text)
+    status = response.get("status")
+    level = "success" if status is None or status in DONE_STATUSES else "warning"
+    text = f"{action} to {station.identity}: answered {json.dumps(response, separators=(', ', ': '))[:300]}"
+    return Outcome(station.identity, action, level, text, response)
+
+
+def command_run(
+    *, command: Command, stations: list[Station], data: dict[str, Any], requested_by: str
+) -> list[Outcome]:
+    """Send the command to every charger at once and return one outcome per call, in charger order."""
+    skipped: list[Outcome] = []
+    calls: list[tuple[Station, str, dict[str, Any]]] = []
+    for station in stations:
+        payloads = command.payloads(station, data)
+        if payloads is None:
+            skipped.append(
+                Outcome(
+                    station.identity,
+                    "",
+                    "error",
+                    f"{station.identity}: {command.label} is not available in {station.protocol}.",
+                )
+            )
+        calls.extend((station, action, payload) for action, payload in payloads or [])
+
+    async def run_all() -> list[Outcome]:
+        return list(
+            await asyncio.gather(
+                *(
+                    _call(s, action, payload, float(data["timeout_s"]), requested_by)
+                    for s, action, payload in calls
+                )
+            )
+        )
+
+    return skipped + (async_to_sync(run_all)() if calls else [])
