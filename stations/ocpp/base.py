@@ -65,6 +65,9 @@ class ProtocolAdapter:
         self.station_id = station_id
         self.accepted = accepted
         self._seen_written_at = 0.0
+        # transaction id as sent -> session id, to spare a lookup per MeterValues; forgotten on any
+        # failure, in case a session it names was deleted meanwhile.
+        self.session_ids: dict[str, int] = {}
 
     # --- incoming -------------------------------------------------------------------------------
     def process(self, text: str) -> Processed:
@@ -114,6 +117,7 @@ class ProtocolAdapter:
             return self._refuse(error, inbound, frame.action)
         except Exception:
             logger.exception("%s: %s failed", self.identity, frame.action)
+            self.session_ids.clear()
             error = FrameError(
                 ErrorKind.INTERNAL, f"The CSMS could not process {frame.action}.", frame.unique_id
             )
@@ -143,9 +147,9 @@ class ProtocolAdapter:
     def _outbound(self, text: str, message_type: int, call: Call) -> FrameRecord:
         return FrameRecord(self.identity, Direction.OUT, text, message_type, call.unique_id, call.action)
 
-    def touch(self, at: datetime, force: bool = False) -> None:
+    def touch(self, at: datetime) -> None:
         now = at.timestamp()
-        if force or now - self._seen_written_at >= SEEN_WRITE_INTERVAL_S:
+        if now - self._seen_written_at >= SEEN_WRITE_INTERVAL_S:
             station_seen(station_id=self.station_id, at=at)
             self._seen_written_at = now
 

@@ -169,9 +169,7 @@ class Ocpp16(ProtocolAdapter):
         }
 
     def heartbeat(self, p: dict[str, Any]) -> dict[str, Any]:
-        now = timezone.now()
-        self.touch(now, force=True)
-        return {"currentTime": format_timestamp(now)}
+        return {"currentTime": format_timestamp(timezone.now())}  # last seen: every message counts
 
     def status_notification(self, p: dict[str, Any]) -> dict[str, Any]:
         connector_id = p["connectorId"]  # 0 is the charger as a whole
@@ -206,29 +204,35 @@ class Ocpp16(ProtocolAdapter):
             reservation_id=p.get("reservationId"),
         )
         assert outcome.authorization is not None
+        self.session_ids[str(outcome.session.pk)] = outcome.session.pk
         return {"transactionId": outcome.session.pk, "idTagInfo": id_tag_info(outcome.authorization)}
 
     def stop_transaction(self, p: dict[str, Any]) -> dict[str, Any]:
-        reading = meter_reading(p.get("transactionData", []))
+        external_id = str(p["transactionId"])
         outcome = sessions.session_stop(
             station_id=self.station_id,
-            external_id=str(p["transactionId"]),
+            external_id=external_id,
             meter_stop_wh=p["meterStop"],
             stopped_at=parse_timestamp(p["timestamp"]),
             reason=STOP_REASON_16[p.get("reason", "Local")],
             id_tag=p.get("idTag", ""),
-            reading=reading,
+            reading=meter_reading(p.get("transactionData", [])),
         )
+        self.session_ids.pop(external_id, None)
         return {"idTagInfo": id_tag_info(outcome.authorization)} if outcome.authorization else {}
 
     def meter_values(self, p: dict[str, Any]) -> dict[str, Any]:
         transaction_id = p.get("transactionId")
-        sessions.session_meter_record(
+        external_id = str(transaction_id) if transaction_id is not None else None
+        session_id = sessions.session_meter_record(
             station_id=self.station_id,
             evse_id=p["connectorId"],
             reading=meter_reading(p["meterValue"]),
-            external_id=str(transaction_id) if transaction_id is not None else None,
+            external_id=external_id,
+            session_id=self.session_ids.get(external_id) if external_id else None,
         )
+        if external_id is not None and session_id is not None:
+            self.session_ids[external_id] = session_id
         return {}
 
     def data_transfer(self, p: dict[str, Any]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from stations.models import Direction, Frame
+from stations.services.bulk import rows_insert
 
 
 @dataclass(frozen=True)
@@ -25,17 +26,13 @@ class FrameRecord:
 def frames_record(*, records: list[FrameRecord]) -> None:
     """Write frames in one INSERT."""
     now = timezone.now()
-    Frame.objects.bulk_create(
-        Frame(
-            identity=r.identity,
-            direction=r.direction,
-            text=r.text,
-            message_type=r.message_type,
-            unique_id=r.unique_id[:64],
-            action=r.action[:64],
-            created_at=r.at or now,
-        )
-        for r in records
+    rows_insert(
+        Frame,
+        ("identity", "direction", "text", "message_type", "unique_id", "action", "created_at"),
+        [
+            (r.identity, r.direction, r.text, r.message_type, r.unique_id[:64], r.action[:64], r.at or now)
+            for r in records
+        ],
     )
 
 

@@ -15,6 +15,7 @@ from accounts.domain import Authorization, AuthorizationStatus
 from accounts.services import id_token_authorize
 from stations.domain import MeterReading, StopReason
 from stations.models import ChargingSession, MeterSample
+from stations.services.bulk import rows_insert
 from stations.services.registry import connector_get_or_create
 from stations.signals import session_ended
 
@@ -82,53 +83,78 @@ def session_start(
     return SessionOutcome(session, authorization)
 
 
-def session_find(*, station_id: int, external_id: str) -> ChargingSession | None:
-    return ChargingSession.objects.filter(station_id=station_id, external_id=external_id).first()
+SAMPLE_COLUMNS = (
+    "station",
+    "session",
+    "evse_id",
+    "sampled_at",
+    "measurand",
+    "phase",
+    "unit",
+    "context",
+    "location",
+    "value",
+)
 
 
-def _samples_store(
-    *, station_id: int, evse_id: int, session: ChargingSession | None, reading: MeterReading
-) -> None:
-    MeterSample.objects.bulk_create(
-        (
-            MeterSample(
-                station_id=station_id,
-                session=session,
-                evse_id=evse_id,
-                sampled_at=s.sampled_at,
-                measurand=s.measurand,
-                phase=s.phase,
-                unit=s.unit,
-                context=s.context,
-                location=s.location,
-                value=s.value,
+def _samples_store(*, station_id: int, evse_id: int, session_id: int | None, reading: MeterReading) -> None:
+    rows_insert(
+        MeterSample,
+        SAMPLE_COLUMNS,
+        [
+            (
+                station_id,
+                session_id,
+                evse_id,
+                s.sampled_at,
+                s.measurand,
+                s.phase,
+                s.unit,
+                s.context,
+                s.location,
+                s.value,
             )
             for s in reading.samples
-        ),
-        ignore_conflicts=True,
+        ],
+        skip_duplicates=True,  # a repeated MeterValues message
     )
 
 
 @transaction.atomic(savepoint=False)
 def session_meter_record(
-    *, station_id: int, evse_id: int, reading: MeterReading, external_id: str | None = None
-) -> ChargingSession | None:
-    """Store the samples (one INSERT) and advance the session's live meter reading."""
-    session = None
-    if external_id is not None:
-        session = session_find(station_id=station_id, external_id=external_id)
-    elif evse_id:
-        session = (
+    *,
+    station_id: int,
+    evse_id: int,
+    reading: MeterReading,
+    external_id: str | None = None,
+    session_id: int | None = None,
+) -> int | None:
+    """Store the samples (one INSERT), advance the session's live meter reading, return the session's id.
+
+    A caller that already knows the session's id (the transaction id is immutable) passes it and
+    spares the lookup.
+    """
+    if session_id is None and external_id is not None:
+        session_id = (
+            ChargingSession.objects.filter(station_id=station_id, external_id=external_id)
+            .values_list("pk", flat=True)
+            .first()
+        )
+    elif session_id is None and evse_id:
+        session_id = (
             ChargingSession.objects.open()
             .filter(station_id=station_id, connector__evse_id=evse_id)
             .order_by("-started_at")
+            .values_list("pk", flat=True)
             .first()
         )
-    _samples_store(station_id=station_id, evse_id=evse_id, session=session, reading=reading)
+    _samples_store(station_id=station_id, evse_id=evse_id, session_id=session_id, reading=reading)
     register_wh = reading.energy_register_wh()
-    if session is not None and register_wh is not None and session.stopped_at is None:
-        ChargingSession.objects.filter(pk=session.pk).update(meter_last_wh=register_wh)
-    return session
+    if session_id is not None and register_wh is not None:
+        ChargingSession.objects.filter(pk=session_id, stopped_at__isnull=True).update(
+            meter_last_wh=register_wh
+        )
+    return session_id
 
 
 @transaction.atomic(savepoint=False)
@@ -178,7 +204,7 @@ def session_stop(
         ended_now = True
         if reading is not None and reading.samples:
             evse_id = session.connector.evse_id if session.connector else 0
-            _samples_store(station_id=station_id, evse_id=evse_id, session=session, reading=reading)
+            _samples_store(station_id=station_id, evse_id=evse_id, session_id=session.pk, reading=reading)
     else:
         ended_now = False
 
