@@ -15,6 +15,7 @@ from stations.models import Direction
 from stations.ocpp import framing
 from stations.ocpp.framing import Call, CallError, CallResult, ErrorKind, FrameError
 from stations.ocpp.validation import validate_payload
+from stations.services import sessions
 from stations.services.journal import FrameRecord, frames_record
 from stations.services.registry import station_seen
 
@@ -65,9 +66,10 @@ class ProtocolAdapter:
         self.station_id = station_id
         self.accepted = accepted
         self._seen_written_at = 0.0
-        # transaction id as sent -> session id, to spare a lookup per MeterValues; forgotten on any
-        # failure, in case a session it names was deleted meanwhile.
-        self.session_ids: dict[str, int] = {}
+        # Sessions by transaction id (str) or open on an EVSE (int), to spare a lookup per MeterValues.
+        # Sessions start and stop only through this connection's messages; forgotten on any failure,
+        # in case one it names was deleted meanwhile.
+        self.sessions_known: dict[str | int, int | None] = {}
 
     # --- incoming -------------------------------------------------------------------------------
     def process(self, text: str) -> Processed:
@@ -117,7 +119,7 @@ class ProtocolAdapter:
             return self._refuse(error, inbound, frame.action)
         except Exception:
             logger.exception("%s: %s failed", self.identity, frame.action)
-            self.session_ids.clear()
+            self.sessions_known.clear()
             error = FrameError(
                 ErrorKind.INTERNAL, f"The CSMS could not process {frame.action}.", frame.unique_id
             )
@@ -146,6 +148,14 @@ class ProtocolAdapter:
 
     def _outbound(self, text: str, message_type: int, call: Call) -> FrameRecord:
         return FrameRecord(self.identity, Direction.OUT, text, message_type, call.unique_id, call.action)
+
+    def session_id(self, *, evse_id: int, external_id: str | None) -> int | None:
+        key: str | int = external_id if external_id is not None else evse_id
+        if key not in self.sessions_known:
+            self.sessions_known[key] = sessions.session_id_find(
+                station_id=self.station_id, external_id=external_id, evse_id=evse_id
+            )
+        return self.sessions_known[key]
 
     def touch(self, at: datetime) -> None:
         now = at.timestamp()

@@ -204,7 +204,9 @@ class Ocpp16(ProtocolAdapter):
             reservation_id=p.get("reservationId"),
         )
         assert outcome.authorization is not None
-        self.session_ids[str(outcome.session.pk)] = outcome.session.pk
+        self.sessions_known.update(
+            {str(outcome.session.pk): outcome.session.pk, p["connectorId"]: outcome.session.pk}
+        )
         return {"transactionId": outcome.session.pk, "idTagInfo": id_tag_info(outcome.authorization)}
 
     def stop_transaction(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -218,21 +220,19 @@ class Ocpp16(ProtocolAdapter):
             id_tag=p.get("idTag", ""),
             reading=meter_reading(p.get("transactionData", [])),
         )
-        self.session_ids.pop(external_id, None)
+        self.sessions_known.clear()  # the stop names no connector; the next lookups refill this
         return {"idTagInfo": id_tag_info(outcome.authorization)} if outcome.authorization else {}
 
     def meter_values(self, p: dict[str, Any]) -> dict[str, Any]:
         transaction_id = p.get("transactionId")
-        external_id = str(transaction_id) if transaction_id is not None else None
-        session_id = sessions.session_meter_record(
+        sessions.session_meter_record(
             station_id=self.station_id,
             evse_id=p["connectorId"],
             reading=meter_reading(p["meterValue"]),
-            external_id=external_id,
-            session_id=self.session_ids.get(external_id) if external_id else None,
+            session_id=self.session_id(
+                evse_id=p["connectorId"], external_id=None if transaction_id is None else str(transaction_id)
+            ),
         )
-        if external_id is not None and session_id is not None:
-            self.session_ids[external_id] = session_id
         return {}
 
     def data_transfer(self, p: dict[str, Any]) -> dict[str, Any]:

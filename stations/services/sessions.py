@@ -120,41 +120,30 @@ def _samples_store(*, station_id: int, evse_id: int, session_id: int | None, rea
     )
 
 
+def session_id_find(
+    *, station_id: int, external_id: str | None = None, evse_id: int | None = None
+) -> int | None:
+    """Return the id of the session with this transaction id, or else of the one open on the EVSE."""
+    if external_id is not None:
+        sessions = ChargingSession.objects.filter(station_id=station_id, external_id=external_id)
+    elif evse_id:
+        sessions = ChargingSession.objects.open().filter(station_id=station_id, connector__evse_id=evse_id)
+    else:
+        return None
+    return sessions.order_by("-started_at").values_list("pk", flat=True).first()
+
+
 @transaction.atomic(savepoint=False)
 def session_meter_record(
-    *,
-    station_id: int,
-    evse_id: int,
-    reading: MeterReading,
-    external_id: str | None = None,
-    session_id: int | None = None,
-) -> int | None:
-    """Store the samples (one INSERT), advance the session's live meter reading, return the session's id.
-
-    A caller that already knows the session's id (the transaction id is immutable) passes it and
-    spares the lookup.
-    """
-    if session_id is None and external_id is not None:
-        session_id = (
-            ChargingSession.objects.filter(station_id=station_id, external_id=external_id)
-            .values_list("pk", flat=True)
-            .first()
-        )
-    elif session_id is None and evse_id:
-        session_id = (
-            ChargingSession.objects.open()
-            .filter(station_id=station_id, connector__evse_id=evse_id)
-            .order_by("-started_at")
-            .values_list("pk", flat=True)
-            .first()
-        )
+    *, station_id: int, evse_id: int, reading: MeterReading, session_id: int | None
+) -> None:
+    """Store the samples (one INSERT) and advance the session's live meter reading."""
     _samples_store(station_id=station_id, evse_id=evse_id, session_id=session_id, reading=reading)
     register_wh = reading.energy_register_wh()
     if session_id is not None and register_wh is not None:
         ChargingSession.objects.filter(pk=session_id, stopped_at__isnull=True).update(
             meter_last_wh=register_wh
         )
-    return session_id
 
 
 @transaction.atomic(savepoint=False)

@@ -11,7 +11,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from stations.domain import MeterReading, MeterSampleData, StopReason
-from stations.services.sessions import session_meter_record, session_start, session_stop
+from stations.services.sessions import session_id_find, session_meter_record, session_start, session_stop
 from tests.factories import StationFactory
 
 pytestmark = pytest.mark.django_db
@@ -49,7 +49,12 @@ def sessions():
     reading = MeterReading(
         [MeterSampleData(sampled_at=T0 + timedelta(hours=2, minutes=15), value=Decimal("2700"))]
     )
-    session_meter_record(station_id=b.pk, evse_id=2, reading=reading, external_id=live.external_id)
+    session_meter_record(
+        station_id=b.pk,
+        evse_id=2,
+        reading=reading,
+        session_id=session_id_find(station_id=b.pk, external_id=live.external_id),
+    )
     return done, live
 
 
