@@ -281,7 +281,9 @@ class StationAdmin(admin.ModelAdmin):
     def _registration_set(
         self, request: HttpRequest, queryset: QuerySet[Station], status: RegistrationStatus
     ) -> None:
-        count = queryset.update(registration_status=status)
+        count = registry.station_registration_set(
+            station_ids=list(queryset.values_list("pk", flat=True)), status=status
+        )
         self.message_user(
             request,
             f"{count} charger(s) now {status.label.lower()}; a connected charger learns "

@@ -53,6 +53,12 @@ def _station_insert(identity: str, password: str, site_name: str | None, registr
     return station
 
 
+def station_registration_set(*, station_ids: list[int], status: RegistrationStatus) -> int:
+    """Accept or reject chargers; a connected one learns it at its next BootNotification (Pending
+    chargers retry theirs every minute)."""
+    return Station.objects.filter(pk__in=station_ids).update(registration_status=status)
+
+
 def station_password_set(*, station: Station, password: str) -> None:
     password_validate(password.encode())
     station.password_hash = password_hash(password.encode())
