@@ -7,6 +7,9 @@ import sys
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "csms.settings")
+    from csms.dev_redis import adopt_running_demo
+
+    adopt_running_demo()  # commands typed beside `make run` reach its chargers
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)
