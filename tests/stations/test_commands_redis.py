@@ -70,6 +70,20 @@ def test_a_command_from_this_process_reaches_a_charger_held_by_another_daphne(ga
     assert OutgoingCall.objects.get().status == CallStatus.ANSWERED
 
 
+def test_a_charger_stays_connected_through_quiet_periods_and_still_takes_commands(gateway_a):
+    """The consumer waits on Redis for commands; a quiet socket must not time that wait out."""
+    station = StationFactory()
+    with gateway_a.client(
+        station.identity, STATION_PASSWORD, handlers={"ClearCache": lambda p: {"status": "Accepted"}}
+    ) as charger:
+        time.sleep(7)  # longer than redis-py 8's default 5 s read timeout and the 5 s BZPOPMIN
+        assert not charger.closed.is_set()
+        assert station_call(identity=station.identity, action="ClearCache", timeout=10) == {
+            "status": "Accepted"
+        }
+        assert charger.result("Heartbeat", {})
+
+
 def test_reconnecting_to_another_process_closes_the_old_socket_there(gateway_a, gateway_b):
     station = StationFactory()
     old = gateway_a.client(station.identity, STATION_PASSWORD)
