@@ -9,8 +9,8 @@ STAMP := $(VENV)/.installed-stamp
 # that the gateway, the Celery worker and the back-office commands share one channel layer and broker.
 # Point REDIS_URL at your own Redis to use that instead.
 DEV_REDIS_PORT ?= 6390
-export REDIS_URL ?= redis://127.0.0.1:$(DEV_REDIS_PORT)/0
-export CSMS_AUTO_REGISTER ?= 1
+run: export REDIS_URL ?= redis://127.0.0.1:$(DEV_REDIS_PORT)/0
+run: export CSMS_AUTO_REGISTER ?= 1
 
 .PHONY: setup run test lint migrate clean
 
