@@ -170,6 +170,26 @@ def gateways(django_db_setup: None, django_db_blocker: object) -> Iterator[Calla
     yield get
     for gateway in started.values():
         gateway.stop()
+    with django_db_blocker.unblock():  # type: ignore[attr-defined]
+        wait_for_other_sessions_to_end()
+
+
+def wait_for_other_sessions_to_end(timeout: float = 5.0) -> None:
+    """Let PostgreSQL notice the stopped processes' connections, so the test database can be dropped."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            if cursor.fetchone()[0] == 0:
+                return
+        time.sleep(0.1)
 
 
 @pytest.fixture
