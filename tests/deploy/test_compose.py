@@ -36,7 +36,9 @@ def test_every_service_command_exists_in_the_project():
         if program == "daphne":
             module, attribute = command[-1].split(":")
             assert callable(getattr(importlib.import_module(module), attribute))
-            assert "--websocket_timeout" in command and command[command.index("--websocket_timeout") + 1] == "-1"
+            assert (
+                "--websocket_timeout" in command and command[command.index("--websocket_timeout") + 1] == "-1"
+            )
         elif program == "celery":
             app = importlib.import_module(command[command.index("-A") + 1]).celery_app
             assert app.main == "csms"

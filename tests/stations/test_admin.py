@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 from datetime import timedelta
 from decimal import Decimal
@@ -11,13 +10,11 @@ from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.testing import WebsocketCommunicator
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from csms.asgi import application
 from stations import admin_commands
 from stations.credentials import password_matches
 from stations.domain import CallStatus, ConnectorStatus, RegistrationStatus
@@ -31,6 +28,7 @@ from stations.models import (
     StatusChange,
 )
 from stations.ocpp.v16 import Ocpp16
+from tests.communicators import connected_charger
 from tests.factories import STATION_PASSWORD, IdTokenFactory, SiteFactory, StationFactory, UserFactory
 
 NEW_PASSWORD = "a-brand-new-key-0042"
@@ -517,19 +515,6 @@ def test_a_command_to_an_offline_charger_is_recorded_as_offline_and_reported(adm
     [message] = messages_of(response)
     assert "Reset to LH-02 failed" in message and "offline" in message
     assert [m.level_tag for m in response.context["messages"]] == ["error"]
-
-
-async def connected_charger(identity: str) -> WebsocketCommunicator:
-    auth = base64.b64encode(f"{identity}:{STATION_PASSWORD}".encode())
-    charger = WebsocketCommunicator(
-        application,
-        f"/ocpp/{identity}",
-        subprotocols=["ocpp1.6"],
-        headers=[(b"authorization", b"Basic " + auth)],
-    )
-    connected, subprotocol = await charger.connect(timeout=10)
-    assert connected and subprotocol == "ocpp1.6"
-    return charger
 
 
 def post_in_background(client: Any, data: dict[str, Any]) -> asyncio.Task[Any]:

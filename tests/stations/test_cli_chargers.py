@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import io
 import json
 import subprocess
@@ -12,14 +11,13 @@ from datetime import UTC, datetime
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.testing import WebsocketCommunicator
 from django.core.management import CommandError, call_command
 
-from csms.asgi import application
 from stations.credentials import password_matches
 from stations.domain import CallStatus, ConnectorStatus
 from stations.models import Connector, OutgoingCall, Site, Station
 from stations.services.sessions import session_start
+from tests.communicators import connected_charger
 from tests.conftest import ROOT, child_env
 from tests.factories import STATION_PASSWORD, SiteFactory, StationFactory
 
@@ -290,19 +288,6 @@ def test_send_refuses_a_timeout_that_is_not_positive():
 
 
 # --- send: to a charger on a socket, in this process ------------------------------------------------
-
-
-async def connected_charger(identity: str) -> WebsocketCommunicator:
-    auth = base64.b64encode(f"{identity}:{STATION_PASSWORD}".encode())
-    charger = WebsocketCommunicator(
-        application,
-        f"/ocpp/{identity}",
-        subprotocols=["ocpp1.6"],
-        headers=[(b"authorization", b"Basic " + auth)],
-    )
-    connected, _ = await charger.connect(timeout=10)
-    assert connected
-    return charger
 
 
 def send_in_background(*args: str) -> tuple[asyncio.Task[None], io.StringIO]:

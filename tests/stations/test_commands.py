@@ -3,34 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 
-from csms.asgi import application
 from stations.domain import CallStatus
 from stations.exceptions import CallRejected, CallTimeout, InvalidCall, StationNotFound, StationOffline
 from stations.models import Frame, OutgoingCall
 from stations.ocpp.commands import station_call_async
-from tests.factories import STATION_PASSWORD, StationFactory
+from tests.communicators import connected_charger
+from tests.factories import StationFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-async def connected_charger(identity: str) -> WebsocketCommunicator:
-    auth = base64.b64encode(f"{identity}:{STATION_PASSWORD}".encode())
-    communicator = WebsocketCommunicator(
-        application,
-        f"/ocpp/{identity}",
-        subprotocols=["ocpp1.6"],
-        headers=[(b"authorization", b"Basic " + auth)],
-    )
-    connected, subprotocol = await communicator.connect()
-    assert connected and subprotocol == "ocpp1.6"
-    return communicator
 
 
 async def answer_next_call(charger: WebsocketCommunicator, reply: object) -> list:

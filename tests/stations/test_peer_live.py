@@ -32,9 +32,11 @@ def test_a_schema_validating_peer_runs_a_whole_session_without_a_violation(node,
     IdTokenFactory(id_tag="PEER-TAG")
     run = subprocess.run(
         [node, str(PEERS / "charger16.js"), gateway.url, station.identity, STATION_PASSWORD, "PEER-TAG"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "negotiated \"ocpp1.6\"" in run.stdout
+    assert 'negotiated "ocpp1.6"' in run.stdout
     session = ChargingSession.objects.get(station=station, started_at__isnull=False)
     assert (session.meter_start_wh, session.meter_stop_wh, session.energy_wh) == (2000, 3500, 1500)

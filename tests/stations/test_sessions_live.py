@@ -182,14 +182,22 @@ def test_heartbeat_answers_the_time_and_refreshes_last_seen(client, station):
 
 def test_meter_values_without_a_transaction_id_belong_to_the_session_open_on_that_connector(client, station):
     def sample(minute: int, wh: int) -> dict:
-        return {"connectorId": 1, "meterValue": [{"timestamp": f"2026-11-25T10:{minute:02d}:00Z",
-                                                  "sampledValue": [{"value": str(wh)}]}]}
+        return {
+            "connectorId": 1,
+            "meterValue": [
+                {"timestamp": f"2026-11-25T10:{minute:02d}:00Z", "sampledValue": [{"value": str(wh)}]}
+            ],
+        }
 
     client.result("MeterValues", sample(0, 900))  # before any session
     tx = client.result("StartTransaction", START)["transactionId"]
     client.result("MeterValues", sample(10, 1500))
-    client.result("StopTransaction", {"transactionId": tx, "meterStop": 2000, "timestamp": "2026-11-25T10:20:00Z"})
+    client.result(
+        "StopTransaction", {"transactionId": tx, "meterStop": 2000, "timestamp": "2026-11-25T10:20:00Z"}
+    )
     client.result("MeterValues", sample(30, 2000))  # after it
-    by_minute = dict(MeterSample.objects.filter(station=station).values_list("sampled_at__minute", "session_id"))
+    by_minute = dict(
+        MeterSample.objects.filter(station=station).values_list("sampled_at__minute", "session_id")
+    )
     assert by_minute == {0: None, 10: tx, 30: None}
     assert ChargingSession.objects.get(pk=tx).meter_last_wh == 2000

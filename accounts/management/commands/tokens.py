@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import MultipleObjectsReturned, ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 
 from accounts.models import IdToken, IdTokenStatus, User
 from accounts.services import id_token_create
+from csms.cli import render_cell, render_json, render_table
 
 
 def _status(text: str) -> str:
@@ -33,25 +31,6 @@ def _reasons(error: ValidationError) -> str:
     if not hasattr(error, "error_dict"):
         return " ".join(error.messages)
     return "; ".join(f"{field}: {' '.join(messages)}" for field, messages in error.message_dict.items())
-
-
-# The table layout of the stations commands, repeated: accounts does not import from stations.
-def _cell(value: object) -> str:
-    if value is None or value == "":
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, datetime):
-        return timezone.localtime(value).isoformat(timespec="seconds")
-    return str(value)
-
-
-def _table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
-    lines = [list(headers), *([_cell(value) for value in row] for row in rows)]
-    widths = [max(len(line[i]) for line in lines) for i in range(len(headers))]
-    return "\n".join(
-        "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in lines
-    )
 
 
 def token_data(token: IdToken) -> dict[str, Any]:
@@ -114,14 +93,14 @@ class Command(BaseCommand):
         except ValidationError as error:
             raise CommandError(f"Cannot add ID token {id_tag!r}: {_reasons(error)}") from None
         owner = f", owned by {token.owner.email}" if token.owner else ""
-        expiry = f", expires {_cell(token.expires_at)}" if token.expires_at else ""
+        expiry = f", expires {render_cell(token.expires_at)}" if token.expires_at else ""
         self.stdout.write(f"Added ID token {token.id_tag} ({token.status}{expiry}{owner}).")
 
     def list_tokens(self, options: dict[str, Any]) -> None:
         rows = [token_data(token) for token in IdToken.objects.select_related("owner").order_by("id_tag")]
         if options["json"]:
-            self.stdout.write(json.dumps(rows, cls=DjangoJSONEncoder, indent=2, ensure_ascii=False))
+            self.stdout.write(render_json(rows))
             return
         headers = ["ID TAG", "STATUS", "EXPIRES", "EXPIRED", "USER", "LABEL"]
         keys = ["id_tag", "status", "expires_at", "expired", "user", "label"]
-        self.stdout.write(_table(headers, ([row[key] for key in keys] for row in rows)))
+        self.stdout.write(render_table(headers, ([row[key] for key in keys] for row in rows)))

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Iterable, Sequence
-from datetime import datetime
+from collections.abc import Sequence
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError
-from django.utils import timezone
 
+from csms.cli import render_cell, render_json, render_table
 from stations import selectors
 from stations.credentials import password_generate
 from stations.exceptions import (
@@ -58,31 +56,6 @@ exit codes:
   4  the charger did not answer within the timeout
   5  the charger answered with a CALLERROR
 """
-
-
-def render_cell(value: object) -> str:
-    """Format one table cell; empty values show as a dash so that columns stay splittable."""
-    if value is None or value == "":
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, datetime):
-        return timezone.localtime(value).isoformat(timespec="seconds")
-    return str(value)
-
-
-def render_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
-    """Lay rows out in left-aligned columns under the headers."""
-    lines = [list(headers), *([render_cell(value) for value in row] for row in rows)]
-    widths = [max(len(line[i]) for line in lines) for i in range(len(headers))]
-    return "\n".join(
-        "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in lines
-    )
-
-
-def render_json(data: object) -> str:
-    """Serialize for scripts, with datetimes in ISO 8601."""
-    return json.dumps(data, cls=DjangoJSONEncoder, indent=2, ensure_ascii=False)
 
 
 def _section(title: str, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

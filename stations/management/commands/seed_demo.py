@@ -29,8 +29,11 @@ class Command(BaseCommand):
         username, password = DEMO_LOGIN
         if not User.objects.filter(username=username).exists():
             User.objects.create_superuser(username, f"{username}@example.com", password)
-        tokens = [("DEMO-TAG-1", IdTokenStatus.ACCEPTED), ("DEMO-TAG-2", IdTokenStatus.ACCEPTED),
-                  ("DEMO-BLOCKED", IdTokenStatus.BLOCKED)]
+        tokens = [
+            ("DEMO-TAG-1", IdTokenStatus.ACCEPTED),
+            ("DEMO-TAG-2", IdTokenStatus.ACCEPTED),
+            ("DEMO-BLOCKED", IdTokenStatus.BLOCKED),
+        ]
         for id_tag, status in tokens:
             IdToken.objects.get_or_create(id_tag=id_tag, defaults={"status": status, "label": "Demo card"})
         self.stdout.write(

@@ -6,9 +6,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from csms.cli import render_json, render_table
 from stations import selectors
 from stations.exceptions import StationNotFound
-from stations.management.commands.chargers import EXIT_INVALID, render_json, render_table, session_data
+from stations.management.commands.chargers import EXIT_INVALID, session_data
 
 HEADERS = {
     "transaction_id": "TRANSACTION",
