@@ -98,7 +98,7 @@ class Charger:
         except InvalidStatus as error:
             self.metrics.count(f"refused_http_{error.response.status_code}")
             return False
-        except (OSError, TimeoutError, ConnectionClosed) as error:
+        except Exception as error:  # refused, reset, timed out: counted by kind
             self.metrics.count(f"connect_failed_{type(error).__name__}")
             return False
         self.metrics.count("connected")
@@ -271,6 +271,8 @@ async def run_worker(args: argparse.Namespace, worker: int, t0_wall: float) -> M
                 await charger.live(end)
         except ConnectionClosed:
             metrics.count("dropped")
+        except Exception as error:
+            metrics.count(f"failed_{type(error).__name__}")
         finally:
             if args.rate == 0 and charger.transaction_id is not None:
                 metrics.count("sessions_open_at_end")

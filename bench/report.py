@@ -34,14 +34,20 @@ def _status_kb(pid: int, key: str) -> int:
 
 
 def _postgres_cpu_s() -> float:
+    """CPU seconds of every PostgreSQL process, counting backends that have exited (the postmaster's
+    cutime/cstime), so that the figure only ever grows."""
     total = 0.0
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if (entry / "comm").read_text().strip() == "postgres":
-                    total += _process_cpu_s(int(entry.name))
+                if (entry / "comm").read_text().strip() != "postgres":
+                    continue
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
             except OSError:
                 continue  # a backend that just exited
+            total += (int(fields[11]) + int(fields[12])) / TICKS
+            if Path(f"/proc/{fields[1]}/comm").read_text().strip() != "postgres":  # the postmaster
+                total += (int(fields[13]) + int(fields[14])) / TICKS
     return total
 
 
@@ -139,8 +145,9 @@ def report(args: Any, metrics: Any, sampler: Sampler, actions: tuple[str, ...]) 
     steady_rows = [r for r in rows if steady_start <= r[0] < end_s]
     steady_s = max(end_s - steady_start, 1e-9)
     per_second: dict[int, int] = {}
-    for sent_at, _, _ in steady_rows:
-        per_second[int(sent_at)] = per_second.get(int(sent_at), 0) + 1
+    for sent_at, latency_ms, _ in steady_rows:  # by the second the answer arrived
+        done_at = int(sent_at + latency_ms / 1000)
+        per_second[done_at] = per_second.get(done_at, 0) + 1
     full_seconds = [per_second.get(s, 0) for s in range(int(steady_start) + 1, int(end_s) - 1)]
     result: dict[str, Any] = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -68,13 +68,16 @@ class Connector:
             self._stop.clear()
             try:
                 await self._session(id_tag, remote=remote)
-            except CallErrorReceived as error:
-                self.charger.log.error(
-                    "connector %d: session aborted, the CSMS answered %s", self.connector_id, error
-                )
-                self.charger.stats.call_errors += 1
+            except Exception as error:
+                if isinstance(error, CallErrorReceived):
+                    self.charger.stats.call_errors += 1
+                    self.charger.log.error(
+                        "connector %d: session aborted, the CSMS answered %s", self.connector_id, error
+                    )
+                else:  # e.g. an answer without a field the simulator needs: end the session, carry on
+                    self.charger.log.exception("connector %d: session aborted", self.connector_id)
                 self.meter.unplug()
-                self.transaction_id = None
+                self.transaction_id = self.id_tag = None
                 await self.report("Available")
             finally:
                 if not remote:

@@ -159,7 +159,13 @@ class OcppLink:
             violation = schemas.violation(CALL, action, payload)
             if violation is not None:
                 raise Refusal(*violation)
-            answer = await self.handle(action, payload)
+            try:
+                answer = await self.handle(action, payload)
+            except Refusal:
+                raise
+            except Exception:
+                self.log.exception("answering %s failed", action)
+                raise Refusal("InternalError", f"The charger could not process {action}.") from None
         except Refusal as refusal:
             self.log.info("answered %s with CallError %s %s", action, refusal.code, refusal.description)
             await self._send([CALLERROR, unique_id, refusal.code, refusal.description, {}])
