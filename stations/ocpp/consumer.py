@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import functools
 import logging
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import unquote
@@ -51,6 +53,27 @@ def gateway_executor() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=settings.CSMS_GATEWAY_DB_THREADS, thread_name_prefix="ocpp-db")
 
 
+@contextlib.asynccontextmanager
+async def handshake_slot() -> AsyncIterator[None]:
+    """Admission control: a few handshakes at a time, the rest wait briefly, then are refused.
+
+    Without it a reconnect storm queues handshake work past daphne's handshake timeout, and the
+    queued work of chargers already gone crowds out everyone (congestion collapse, seen in bench/).
+    Refused chargers retry with their own backoff.
+    """
+    slots = _handshake_slots()
+    await asyncio.wait_for(slots.acquire(), timeout=settings.CSMS_HANDSHAKE_WAIT_S)
+    try:
+        yield
+    finally:
+        slots.release()
+
+
+@functools.cache
+def _handshake_slots() -> asyncio.Semaphore:
+    return asyncio.Semaphore(settings.CSMS_GATEWAY_DB_THREADS)
+
+
 def in_thread_pool(func: Any) -> Any:
     return database_sync_to_async(func, thread_sensitive=False, executor=gateway_executor())
 
@@ -71,18 +94,24 @@ class ChargePointConsumer(AsyncWebsocketConsumer):
         except ValidationError:
             return await self.refuse("malformed identity")
         username, password = basic_credentials(self.scope.get("headers", []))
-        admitted = await in_thread_pool(registry.station_admit)(
-            identity=self.identity, username=username, password=password
-        )
+        try:
+            async with handshake_slot():
+                admitted = await in_thread_pool(registry.station_connection_open)(
+                    identity=self.identity,
+                    username=username,
+                    password=password,
+                    protocol=adapter_cls.subprotocol,
+                    channel_name=self.channel_name,
+                )
+        except TimeoutError:
+            return await self.refuse("too many handshakes at once; the charger will retry")
         if admitted.station_id is None:
             return await self.refuse(admitted.admission.value)
-        station_id = admitted.station_id
-        self.adapter = adapter_cls(identity=self.identity, station_id=station_id, accepted=admitted.accepted)
-        previous = await in_thread_pool(registry.station_connect)(
-            station_id=station_id, protocol=adapter_cls.subprotocol, channel_name=self.channel_name
+        self.adapter = adapter_cls(
+            identity=self.identity, station_id=admitted.station_id, accepted=admitted.accepted
         )
-        if previous:
-            await self.channel_layer.send(previous, {"type": "ocpp.replaced"})
+        if admitted.replaced_channel:
+            await self.channel_layer.send(admitted.replaced_channel, {"type": "ocpp.replaced"})
         await self.accept(adapter_cls.subprotocol)
         self.sender = asyncio.create_task(self.send_calls())
         logger.info("%s connected with %s", self.identity, adapter_cls.subprotocol)
