@@ -116,6 +116,15 @@ class ChargePointConsumer(AsyncWebsocketConsumer):
         self.sender = asyncio.create_task(self.send_calls())
         logger.info("%s connected with %s", self.identity, adapter_cls.subprotocol)
 
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # daphne cancels an application whose socket is gone without always letting disconnect()
+            # run; the call sender must not outlive it.
+            if (sender := getattr(self, "sender", None)) is not None:
+                sender.cancel()
+
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels closes stale DB connections before every message, through a hop to the
         # thread-sensitive executor. Every database call here goes through database_sync_to_async,

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
+from django.db.models import F
 
 from accounts.domain import Authorization, AuthorizationStatus
 from accounts.services import id_token_authorize
@@ -29,7 +30,13 @@ class SessionOutcome:
 def _authorize_for_session(*, id_tag: str, at: datetime, exclude_pk: int | None = None) -> Authorization:
     authorization = id_token_authorize(id_tag=id_tag, at=at)
     if authorization.status == AuthorizationStatus.ACCEPTED and authorization.id_token_pk is not None:
-        busy = ChargingSession.objects.open().filter(id_token_id=authorization.id_token_pk)
+        # A session left open by a charger that went away or rebooted without its stop does not
+        # keep the driver from charging elsewhere.
+        busy = (
+            ChargingSession.objects.open()
+            .filter(id_token_id=authorization.id_token_pk, station__is_online=True)
+            .exclude(station__last_boot_at__gt=F("started_at"))
+        )
         if exclude_pk is not None:
             busy = busy.exclude(pk=exclude_pk)
         if busy.exists():
