@@ -14,10 +14,12 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-.venv/bin/python}
 PORT=${BENCH_PORT:-8765}
 export DATABASE_URL=${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/csms_bench}
-# Production-like: DEBUG off (no query log kept in memory), a throwaway secret, no Redis (one process).
+# Production-like: DEBUG off (no query log kept in memory), a throwaway secret, and the Redis channel
+# layer of production when BENCH_REDIS_URL is set (else the in-memory layer, whose receive() walks
+# every channel: slow past a few thousand sockets).
 export DEBUG=false SECRET_KEY=bench-only-not-a-secret LOG_LEVEL=${LOG_LEVEL:-INFO}
 export DJANGO_SETTINGS_MODULE=csms.settings
-unset REDIS_URL
+if [[ -n ${BENCH_REDIS_URL:-} ]]; then export REDIS_URL=$BENCH_REDIS_URL; else unset REDIS_URL; fi
 
 chargers=5000
 args=("$@")

@@ -35,7 +35,7 @@ def _authorize_for_session(*, id_tag: str, at: datetime, exclude_pk: int | None 
         busy = (
             ChargingSession.objects.open()
             .filter(id_token_id=authorization.id_token_pk, station__is_online=True)
-            .exclude(station__last_boot_at__gt=F("started_at"))
+            .exclude(station__last_boot_at__gt=F("created_at"))  # server clock on both sides
         )
         if exclude_pk is not None:
             busy = busy.exclude(pk=exclude_pk)

@@ -268,7 +268,7 @@ def test_send_to_a_socket_nobody_holds_exits_with_3(settings):
     ("args", "message"),
     [
         (["Reset", "--payload", '{"type": "Gentle"}'], "type"),
-        (["Reset"], "required"),
+        (["Reset"], "must contain"),
         (["Teleport"], "not a ocpp1.6 CSMS action"),
         (["Reset", "--payload", "{type: Soft}"], "not valid JSON"),
         (["Reset", "--payload", '["Soft"]'], "JSON object"),
