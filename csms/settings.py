@@ -169,7 +169,7 @@ CSMS_CALL_TIMEOUT_S = env.float("CSMS_CALL_TIMEOUT_S", default=30.0)
 # Threads per gateway process for the database work of OCPP messages.
 CSMS_GATEWAY_DB_THREADS = env.int("CSMS_GATEWAY_DB_THREADS", default=4)
 # How long a charger's handshake may wait for a free slot before it is refused (it retries later).
-CSMS_HANDSHAKE_WAIT_S = env.float("CSMS_HANDSHAKE_WAIT_S", default=5.0)
+CSMS_HANDSHAKE_WAIT_S = env.float("CSMS_HANDSHAKE_WAIT_S", default=3.0)  # under daphne's 5 s
 # A live gateway acknowledges a call within milliseconds; silence this long means nobody holds the socket.
 CSMS_CALL_ACK_TIMEOUT_S = env.float("CSMS_CALL_ACK_TIMEOUT_S", default=5.0)
 

@@ -15,7 +15,7 @@ from stations.models import Direction
 from stations.ocpp import framing
 from stations.ocpp.framing import Call, CallError, CallResult, ErrorKind, FrameError
 from stations.ocpp.validation import validate_payload
-from stations.services import sessions
+from stations.services import registry, sessions
 from stations.services.journal import FrameRecord, frames_record
 from stations.services.registry import station_seen
 
@@ -120,6 +120,7 @@ class ProtocolAdapter:
         except Exception:
             logger.exception("%s: %s failed", self.identity, frame.action)
             self.sessions_known.clear()
+            registry.connector_pk.cache_clear()
             error = FrameError(
                 ErrorKind.INTERNAL, f"The CSMS could not process {frame.action}.", frame.unique_id
             )

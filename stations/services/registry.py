@@ -7,16 +7,19 @@ SAVEPOINT/RELEASE round trip per call.
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from stations.credentials import password_hash, password_matches, password_validate
 from stations.domain import BootDecision, ConnectorStatus, RegistrationStatus, StationInfo
 from stations.models import Connector, Site, Station, StatusChange
+from stations.services.bulk import rows_insert
 
 
 class Admission(enum.Enum):
@@ -170,6 +173,24 @@ def connector_get_or_create(*, station_id: int, evse_id: int, connector_id: int 
     ]
 
 
+@functools.lru_cache(maxsize=100_000)
+def connector_pk(station_id: int, evse_id: int, connector_id: int) -> int:
+    """The connector's id, created at its first report; connectors go only with their charger."""
+    return connector_get_or_create(station_id=station_id, evse_id=evse_id, connector_id=connector_id).pk
+
+
+STATUS_CHANGE_COLUMNS = (
+    "station",
+    "connector",
+    "status",
+    "error_code",
+    "info",
+    "vendor_error_code",
+    "occurred_at",
+    "received_at",
+)
+
+
 @transaction.atomic(savepoint=False)
 def connector_status_update(
     *,
@@ -183,29 +204,24 @@ def connector_status_update(
     vendor_error_code: str = "",
 ) -> None:
     """Record a status report; one older than the current state (queued offline) only joins the history."""
-    connector = None
+    pk = None
     if evse_id is None:
         Station.objects.filter(pk=station_id).update(status=status, error_code=error_code)
     else:
-        connector = Connector.objects.select_for_update().filter(
-            station_id=station_id, evse_id=evse_id, connector_id=connector_id or 1
-        ).first() or connector_get_or_create(
-            station_id=station_id, evse_id=evse_id, connector_id=connector_id or 1
+        pk = connector_pk(station_id, evse_id, connector_id or 1)
+        Connector.objects.filter(
+            Q(status_since__isnull=True) | Q(status_since__lte=occurred_at), pk=pk
+        ).update(
+            status=status,
+            error_code=error_code,
+            info=info,
+            vendor_error_code=vendor_error_code,
+            status_since=occurred_at,
         )
-        if connector.status_since is None or occurred_at >= connector.status_since:
-            connector.status, connector.error_code, connector.info = status, error_code, info
-            connector.vendor_error_code, connector.status_since = vendor_error_code, occurred_at
-            connector.save(
-                update_fields=["status", "error_code", "info", "vendor_error_code", "status_since"]
-            )
-    StatusChange.objects.create(
-        station_id=station_id,
-        connector=connector,
-        status=status,
-        error_code=error_code,
-        info=info,
-        vendor_error_code=vendor_error_code,
-        occurred_at=occurred_at,
+    rows_insert(
+        StatusChange,
+        STATUS_CHANGE_COLUMNS,
+        [(station_id, pk, status, error_code, info, vendor_error_code, occurred_at, timezone.now())],
     )
 
 
