@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -519,13 +519,13 @@ def test_a_command_to_an_offline_charger_is_recorded_as_offline_and_reported(adm
 
 def post_in_background(client: Any, data: dict[str, Any]) -> asyncio.Task[Any]:
     # Outside the thread-sensitive executor, which the consumer may need while the request waits.
-    post = sync_to_async(client.post, thread_sensitive=False)
+    post = database_sync_to_async(client.post, thread_sensitive=False)
     return asyncio.create_task(post(changelist("station"), data, follow=True))
 
 
 @pytest.mark.django_db(transaction=True)
 async def test_a_command_to_a_connected_charger_shows_its_answer(admin_client):
-    station = await sync_to_async(StationFactory)(identity="LIVE-01")
+    station = await database_sync_to_async(StationFactory)(identity="LIVE-01")
     charger = await connected_charger(station.identity)
     request = post_in_background(
         admin_client,
@@ -555,7 +555,7 @@ async def test_a_command_to_a_connected_charger_shows_its_answer(admin_client):
 
 @pytest.mark.django_db(transaction=True)
 async def test_get_configuration_lists_the_returned_keys(admin_client):
-    station = await sync_to_async(StationFactory)(identity="LIVE-02")
+    station = await database_sync_to_async(StationFactory)(identity="LIVE-02")
     charger = await connected_charger(station.identity)
     request = post_in_background(
         admin_client,
@@ -590,7 +590,7 @@ async def test_get_configuration_lists_the_returned_keys(admin_client):
 
 @pytest.mark.django_db(transaction=True)
 async def test_a_call_error_is_shown_as_an_error(admin_client):
-    station = await sync_to_async(StationFactory)(identity="LIVE-03")
+    station = await database_sync_to_async(StationFactory)(identity="LIVE-03")
     charger = await connected_charger(station.identity)
     request = post_in_background(
         admin_client,

@@ -10,7 +10,7 @@ import sys
 from datetime import UTC, datetime
 
 import pytest
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from django.core.management import CommandError, call_command
 
 from stations.credentials import password_matches
@@ -294,14 +294,14 @@ def send_in_background(*args: str) -> tuple[asyncio.Task[None], io.StringIO]:
     out = io.StringIO()
     # Not in the thread-sensitive executor: channels runs close_old_connections there before every
     # consumer event, so the consumer could not acknowledge the call while the command holds it.
-    command = sync_to_async(call_command, thread_sensitive=False)
+    command = database_sync_to_async(call_command, thread_sensitive=False)
     task = asyncio.create_task(command("chargers", "send", *args, stdout=out))
     return task, out
 
 
 @pytest.fixture
 async def station():
-    return await sync_to_async(StationFactory)()
+    return await database_sync_to_async(StationFactory)()
 
 
 @pytest.mark.django_db(transaction=True)

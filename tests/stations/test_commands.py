@@ -6,7 +6,7 @@ import asyncio
 import json
 
 import pytest
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
 from stations.domain import CallStatus
@@ -27,7 +27,7 @@ async def answer_next_call(charger: WebsocketCommunicator, reply: object) -> lis
 
 @pytest.fixture
 async def station():
-    return await sync_to_async(StationFactory)()
+    return await database_sync_to_async(StationFactory)()
 
 
 async def test_a_call_returns_the_chargers_answer_and_is_recorded(station):
@@ -93,7 +93,7 @@ async def test_a_charger_that_disconnects_mid_call_is_reported_offline(station):
 
 
 async def test_an_offline_charger_fails_at_once_and_is_recorded(station):
-    await sync_to_async(type(station).objects.filter(pk=station.pk).update)(
+    await database_sync_to_async(type(station).objects.filter(pk=station.pk).update)(
         protocol="ocpp1.6", is_online=False
     )
     with pytest.raises(StationOffline):
@@ -103,7 +103,7 @@ async def test_an_offline_charger_fails_at_once_and_is_recorded(station):
 
 async def test_a_socket_nobody_holds_any_more_is_reported_offline(station, settings):
     settings.CSMS_CALL_ACK_TIMEOUT_S = 0.5
-    await sync_to_async(type(station).objects.filter(pk=station.pk).update)(
+    await database_sync_to_async(type(station).objects.filter(pk=station.pk).update)(
         protocol="ocpp1.6", is_online=True, channel_name="specific.gone!nobody"
     )
     with pytest.raises(StationOffline):
