@@ -3,35 +3,22 @@ official OCA JSON schemas, over a real socket to a live daphne."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 
 import pytest
 
 from stations.models import ChargingSession
-from tests.conftest import IN_CI, ROOT
+from tests.conftest import PEERS
 from tests.factories import STATION_PASSWORD, IdTokenFactory, StationFactory
 
-PEERS = ROOT / "tests" / "peers"
-pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.live, pytest.mark.peers, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def node() -> str:
-    node = shutil.which("node")
-    if node is None or not (PEERS / "node_modules" / "ocpp-rpc").is_dir():
-        reason = "node and tests/peers/node_modules (make test installs them when npm is present)"
-        if IN_CI:
-            pytest.fail(f"CI needs {reason}")
-        pytest.skip(f"needs {reason}")
-    return node
-
-
-def test_a_schema_validating_peer_runs_a_whole_session_without_a_violation(node, gateway):
+def test_a_schema_validating_peer_runs_a_whole_session_without_a_violation(gateway):
     station = StationFactory()
     IdTokenFactory(id_tag="PEER-TAG")
     run = subprocess.run(
-        [node, str(PEERS / "charger16.js"), gateway.url, station.identity, STATION_PASSWORD, "PEER-TAG"],
+        ["node", str(PEERS / "charger16.js"), gateway.url, station.identity, STATION_PASSWORD, "PEER-TAG"],
         capture_output=True,
         text=True,
         timeout=60,
