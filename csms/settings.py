@@ -167,7 +167,7 @@ CSMS_JOURNAL_RETENTION_DAYS = env.int("CSMS_JOURNAL_RETENTION_DAYS", default=30)
 # How long a CSMS-initiated call waits for the charger's answer.
 CSMS_CALL_TIMEOUT_S = env.float("CSMS_CALL_TIMEOUT_S", default=30.0)
 # Threads per gateway process for the database work of OCPP messages.
-CSMS_GATEWAY_DB_THREADS = env.int("CSMS_GATEWAY_DB_THREADS", default=4)
+CSMS_GATEWAY_DB_THREADS = env.int("CSMS_GATEWAY_DB_THREADS", default=8)
 # How long a charger's handshake may wait for a free slot before it is refused (it retries later).
 CSMS_HANDSHAKE_WAIT_S = env.float("CSMS_HANDSHAKE_WAIT_S", default=3.0)  # under daphne's 5 s
 # A live gateway acknowledges a call within milliseconds; silence this long means nobody holds the socket.

@@ -48,8 +48,8 @@ def basic_credentials(headers: list[tuple[bytes, bytes]]) -> tuple[bytes | None,
 @functools.cache
 def gateway_executor() -> ThreadPoolExecutor:
     """The gateway's own threads for database work, not the single thread-sensitive executor: chargers
-    must not queue behind an admin request waiting for a charger's answer. Few: more only contend
-    for the GIL."""
+    must not queue behind an admin request waiting for a charger's answer. Eight let commits overlap
+    (bench/README.md: 2 threads 510, 4 608, 8 694, 16 726 messages/s)."""
     return ThreadPoolExecutor(max_workers=settings.CSMS_GATEWAY_DB_THREADS, thread_name_prefix="ocpp-db")
 
 
