@@ -115,16 +115,22 @@ class ProtocolAdapter:
                 frames_record(records=[inbound, self._outbound(reply, framing.CALLRESULT, frame)])
             return Processed(reply=reply)
         except FrameError as error:
+            self.forget()
             error.unique_id = frame.unique_id
             return self._refuse(error, inbound, frame.action)
         except Exception:
             logger.exception("%s: %s failed", self.identity, frame.action)
-            self.sessions_known.clear()
-            registry.connector_pk.cache_clear()
+            self.forget()
             error = FrameError(
                 ErrorKind.INTERNAL, f"The CSMS could not process {frame.action}.", frame.unique_id
             )
             return self._refuse(error, inbound, frame.action)
+
+    def forget(self) -> None:
+        """Drop what this connection remembers of the database: the failed transaction may have
+        created, or a meanwhile deleted row may have removed, what it names."""
+        self.sessions_known.clear()
+        registry.connector_pk.cache_clear()
 
     def _handler_for(self, call: Call) -> Callable[[dict[str, Any]], dict[str, Any]]:
         name = self.handlers.get(call.action)
@@ -144,7 +150,10 @@ class ProtocolAdapter:
         outbound = FrameRecord(
             self.identity, Direction.OUT, reply, framing.CALLERROR, error.unique_id, action
         )
-        frames_record(records=[inbound, outbound])
+        try:
+            frames_record(records=[inbound, outbound])
+        except Exception:  # the database is failing: the charger still gets its answer, and retries
+            logger.exception("%s: the journal could not record a CallError", self.identity)
         return Processed(reply=reply)
 
     def _outbound(self, text: str, message_type: int, call: Call) -> FrameRecord:

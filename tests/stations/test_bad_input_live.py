@@ -118,3 +118,10 @@ def test_unsolicited_results_and_errors_are_journaled_and_not_answered(client):
 def test_a_binary_frame_is_answered_like_text(client):
     client.ws.send(json.dumps([2, "b1", "Heartbeat", {}]).encode())
     assert client.next_frame()[:2] == [3, "b1"]
+
+
+def test_a_failure_inside_the_csms_is_an_internal_error_and_the_socket_stays_open(client):
+    type(client.station).objects.filter(pk=client.station.pk).delete()  # gone while connected
+    status = {"connectorId": 1, "errorCode": "NoError", "status": "Available"}
+    assert client.call("StatusNotification", status, unique_id="boom")[:3] == [4, "boom", "InternalError"]
+    assert Frame.objects.filter(unique_id="boom", direction="out", message_type=4).exists()
