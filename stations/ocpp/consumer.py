@@ -110,6 +110,7 @@ class ChargePointConsumer(AsyncWebsocketConsumer):
         self.adapter = adapter_cls(
             identity=self.identity, station_id=admitted.station_id, accepted=admitted.accepted
         )
+        self.process = in_thread_pool(self.adapter.process)  # built once: it is called per frame
         if admitted.replaced_channel:
             await self.channel_layer.send(admitted.replaced_channel, {"type": "ocpp.replaced"})
         await self.accept(adapter_cls.subprotocol)
@@ -141,7 +142,7 @@ class ChargePointConsumer(AsyncWebsocketConsumer):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         assert self.adapter is not None
         text = text_data if text_data is not None else (bytes_data or b"").decode("utf-8", "replace")
-        processed = await in_thread_pool(self.adapter.process)(text)
+        processed = await self.process(text)
         if processed.reply is not None:
             await self.send(text_data=processed.reply)
         if processed.response is not None:
