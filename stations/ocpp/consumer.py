@@ -61,7 +61,7 @@ async def handshake_slot() -> AsyncIterator[None]:
     queued work of chargers already gone crowds out everyone (congestion collapse, seen in bench/).
     Refused chargers retry with their own backoff.
     """
-    slots = _handshake_slots()
+    slots = _handshake_slots(asyncio.get_running_loop())
     await asyncio.wait_for(slots.acquire(), timeout=settings.CSMS_HANDSHAKE_WAIT_S)
     try:
         yield
@@ -70,8 +70,8 @@ async def handshake_slot() -> AsyncIterator[None]:
 
 
 @functools.cache
-def _handshake_slots() -> asyncio.Semaphore:
-    return asyncio.Semaphore(settings.CSMS_GATEWAY_DB_THREADS)
+def _handshake_slots(loop: asyncio.AbstractEventLoop) -> asyncio.Semaphore:
+    return asyncio.Semaphore(settings.CSMS_GATEWAY_DB_THREADS)  # one per event loop: a semaphore binds to one
 
 
 def in_thread_pool(func: Any) -> Any:

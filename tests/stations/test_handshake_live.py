@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import time
 
 import pytest
@@ -101,3 +103,38 @@ def test_a_second_connection_replaces_the_first_cleanly(gateway):
     while time.monotonic() < deadline and Station.objects.get(pk=station.pk).is_online:
         time.sleep(0.05)
     assert not Station.objects.get(pk=station.pk).is_online
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_handshake_that_finds_no_free_slot_in_time_is_refused_not_queued(settings):
+    """Admission control: during a reconnect storm the gateway refuses (the charger retries) rather
+    than queueing handshakes past daphne's own handshake timeout."""
+    from channels.db import database_sync_to_async
+    from channels.testing import WebsocketCommunicator
+
+    from csms.asgi import application
+    from stations.ocpp.consumer import _handshake_slots
+    from tests.communicators import connected_charger
+
+    settings.CSMS_HANDSHAKE_WAIT_S = 0.2
+    station = await database_sync_to_async(StationFactory)()
+    slots = _handshake_slots(asyncio.get_running_loop())
+    taken = 0
+    while not slots.locked():
+        await slots.acquire()
+        taken += 1
+    try:
+        auth = base64.b64encode(f"{station.identity}:{STATION_PASSWORD}".encode())
+        refused = WebsocketCommunicator(
+            application,
+            f"/ocpp/{station.identity}",
+            subprotocols=["ocpp1.6"],
+            headers=[(b"authorization", b"Basic " + auth)],
+        )
+        connected, _ = await refused.connect(timeout=5)
+        assert not connected
+    finally:
+        for _ in range(taken):
+            slots.release()
+    charger = await connected_charger(station.identity)  # a free slot again: admitted
+    await charger.disconnect()
