@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import time
 
 import pytest
+from channels.db import database_sync_to_async
 from websockets.exceptions import InvalidStatus
 
 from stations.domain import RegistrationStatus
 from stations.models import Station
+from stations.ocpp.consumer import _handshake_slots
+from tests.communicators import charger_communicator, connected_charger
 from tests.factories import STATION_PASSWORD, StationFactory
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
@@ -109,13 +111,6 @@ def test_a_second_connection_replaces_the_first_cleanly(gateway):
 async def test_a_handshake_that_finds_no_free_slot_in_time_is_refused_not_queued(settings):
     """Admission control: during a reconnect storm the gateway refuses (the charger retries) rather
     than queueing handshakes past daphne's own handshake timeout."""
-    from channels.db import database_sync_to_async
-    from channels.testing import WebsocketCommunicator
-
-    from csms.asgi import application
-    from stations.ocpp.consumer import _handshake_slots
-    from tests.communicators import connected_charger
-
     settings.CSMS_HANDSHAKE_WAIT_S = 0.2
     station = await database_sync_to_async(StationFactory)()
     slots = _handshake_slots(asyncio.get_running_loop())
@@ -124,13 +119,7 @@ async def test_a_handshake_that_finds_no_free_slot_in_time_is_refused_not_queued
         await slots.acquire()
         taken += 1
     try:
-        auth = base64.b64encode(f"{station.identity}:{STATION_PASSWORD}".encode())
-        refused = WebsocketCommunicator(
-            application,
-            f"/ocpp/{station.identity}",
-            subprotocols=["ocpp1.6"],
-            headers=[(b"authorization", b"Basic " + auth)],
-        )
+        refused = charger_communicator(station.identity)
         connected, _ = await refused.connect(timeout=5)
         assert not connected
     finally:
