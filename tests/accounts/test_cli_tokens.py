@@ -2,29 +2,21 @@
 
 from __future__ import annotations
 
-import io
+import functools
 import json
 from datetime import UTC, datetime
 
 import pytest
-from django.core.management import CommandError, call_command
 
 from accounts.models import IdToken, IdTokenStatus
+from tests.cli import command_error, command_output
 from tests.factories import IdTokenFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
 
-def run(*args: str) -> str:
-    out = io.StringIO()
-    call_command("tokens", *args, stdout=out)
-    return out.getvalue()
-
-
-def fails(*args: str) -> CommandError:
-    with pytest.raises(CommandError) as failure:
-        run(*args)
-    return failure.value
+run = functools.partial(command_output, "tokens")
+fails = functools.partial(command_error, "tokens")
 
 
 def test_add_with_defaults_makes_an_accepted_token_that_never_expires():

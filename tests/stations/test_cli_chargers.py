@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 import json
 import subprocess
@@ -17,6 +18,7 @@ from stations.credentials import password_matches
 from stations.domain import CallStatus, ConnectorStatus
 from stations.models import Connector, OutgoingCall, Site, Station
 from stations.services.sessions import session_start
+from tests.cli import command_error, command_output
 from tests.communicators import connected_charger
 from tests.conftest import ROOT, child_env
 from tests.factories import STATION_PASSWORD, SiteFactory, StationFactory
@@ -24,16 +26,8 @@ from tests.factories import STATION_PASSWORD, SiteFactory, StationFactory
 T0 = datetime(2026, 3, 1, 8, 30, tzinfo=UTC)
 
 
-def run(*args: str) -> str:
-    out = io.StringIO()
-    call_command("chargers", *args, stdout=out)
-    return out.getvalue()
-
-
-def fails(*args: str) -> CommandError:
-    with pytest.raises(CommandError) as failure:
-        run(*args)
-    return failure.value
+run = functools.partial(command_output, "chargers")
+fails = functools.partial(command_error, "chargers")
 
 
 # --- add -------------------------------------------------------------------------------------------

@@ -2,26 +2,24 @@
 
 from __future__ import annotations
 
-import io
+import functools
 import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError
 
 from stations.domain import MeterReading, MeterSampleData, StopReason
 from stations.services.sessions import session_id_find, session_meter_record, session_start, session_stop
+from tests.cli import command_output
 from tests.factories import StationFactory
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 
 
-def run(*args: str) -> str:
-    out = io.StringIO()
-    call_command("sessions", *args, stdout=out)
-    return out.getvalue()
+run = functools.partial(command_output, "sessions")
 
 
 @pytest.fixture
