@@ -71,10 +71,9 @@ class StationForm(forms.ModelForm):
         return password
 
 
-class ConnectorInline(admin.TabularInline):
-    model = Connector
-    fields = ["evse_id", "connector_id", "status_chip", "error_code", "vendor_error_code", "info", "since"]
-    readonly_fields = fields
+class ReadOnlyInline(admin.TabularInline):
+    """Rows the charger reports or other pages own: shown here, changed elsewhere."""
+
     extra = 0
     can_delete = False
 
@@ -83,6 +82,12 @@ class ConnectorInline(admin.TabularInline):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class ConnectorInline(ReadOnlyInline):
+    model = Connector
+    fields = ["evse_id", "connector_id", "status_chip", "error_code", "vendor_error_code", "info", "since"]
+    readonly_fields = fields
 
     @admin.display(description="status")
     def status_chip(self, connector: Connector) -> SafeString:
@@ -346,22 +351,14 @@ class StationAdmin(admin.ModelAdmin):
         return None
 
 
-class SiteStationInline(admin.TabularInline):
+class SiteStationInline(ReadOnlyInline):
     model = Station
     fields = ["charger", "live", "connectors_summary", "registration", "hardware"]
     readonly_fields = fields
-    extra = 0
-    can_delete = False
     verbose_name_plural = "chargers"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Station]:
         return super().get_queryset(request).prefetch_related("connectors")
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.display(description="charger")
     def charger(self, station: Station) -> SafeString:

@@ -27,7 +27,7 @@ class SessionStateFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         if self.value() == "open":
-            return queryset.filter(stopped_at__isnull=True, started_at__isnull=False)
+            return queryset.open()
         if self.value() == "closed":
             return queryset.filter(stopped_at__isnull=False)
         if self.value() == "anomaly":
