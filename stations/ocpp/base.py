@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -21,7 +21,6 @@ from stations.services.registry import station_seen
 
 logger = logging.getLogger(__name__)
 
-Handler = Callable[[Any, dict[str, Any]], dict[str, Any]]
 # Chargers that talk keep `last_seen_at` fresh; writing it more often than this buys nothing.
 SEEN_WRITE_INTERVAL_S = 30
 
@@ -32,7 +31,6 @@ class Processed:
 
     reply: str | None = None
     response: CallResult | CallError | None = None
-    records: list[FrameRecord] = field(default_factory=list)
 
 
 def parse_timestamp(value: str, field_name: str = "timestamp") -> datetime:
