@@ -1,18 +1,27 @@
-"""A multi-row INSERT and a one-row UPDATE for the gateway's hot paths (frames, samples, live meter).
+"""Multi-row writes and a one-row UPDATE for the gateway's hot paths (frames, samples, live meter).
 
 The ORM's bulk_create compiles its query on every call, which cost four times the database's own
-work per OCPP message; this builds the statement from the model's metadata instead.
+work per OCPP message; this builds the statement from the model's metadata instead. Inside
+`rows_deferred()` (a batch of OCPP frames) the rows of every `rows_insert` are collected and written
+once per table when the block ends, on PostgreSQL with COPY: no SQL to parse for each value, and the
+values are formatted by psycopg's C code.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import threading
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from django.db import connection, models
+from django.db import connection, models, transaction
 
 # Stays under SQLite's limit of bound parameters per statement.
 MAX_PARAMETERS = 30_000
+
+_batch = threading.local()
+RowKey = tuple[type[models.Model], tuple[str, ...], bool]
+UpdateKey = tuple[type[models.Model], tuple[str, ...], str | None]
 
 
 def rows_insert(
@@ -22,9 +31,117 @@ def rows_insert(
     *,
     skip_duplicates: bool = False,
 ) -> None:
-    """Insert rows of values for the named fields; skip_duplicates leaves out rows breaking a unique key."""
+    """Insert rows of values for the named fields; skip_duplicates leaves out rows breaking a unique key.
+
+    Values are what the fields hold in Python (ids for foreign keys, aware datetimes, Decimals).
+    """
     if not rows:
         return
+    pending: dict[RowKey, list[Sequence[Any]]] | None = getattr(_batch, "pending", None)
+    if pending is not None:
+        pending.setdefault((model, tuple(columns), skip_duplicates), []).extend(rows)
+    elif connection.vendor == "postgresql":
+        _copy(model, columns, rows, skip_duplicates=skip_duplicates)
+    else:
+        _insert(model, columns, rows, skip_duplicates=skip_duplicates)
+
+
+@contextlib.contextmanager
+def rows_deferred() -> Iterator[None]:
+    """Collect the rows of every rows_insert and row_update_latest in the block and write them as it
+    ends, one statement per table. Use it inside a transaction: the block's reads do not see its own
+    deferred writes."""
+    if getattr(_batch, "pending", None) is not None:
+        yield  # already collecting: the outer block writes
+        return
+    _batch.pending, _batch.updates = pending, updates = {}, {}
+    try:
+        yield
+    finally:
+        _batch.pending = _batch.updates = None
+    for (model, columns, skip_duplicates), rows in pending.items():
+        rows_insert(model, columns, rows, skip_duplicates=skip_duplicates)
+    for (model, columns, where_null), values_by_pk in updates.items():
+        _update_many(model, columns, values_by_pk, where_null=where_null)
+
+
+def row_update_latest(
+    model: type[models.Model], pk: int, values: dict[str, Any], *, where_null: str | None = None
+) -> None:
+    """row_update for values where only the latest matters (a live reading): inside rows_deferred()
+    the last call for a row wins and all rows are set by one statement as the block ends."""
+    updates: dict[UpdateKey, dict[int, tuple[Any, ...]]] | None = getattr(_batch, "updates", None)
+    if updates is None:
+        row_update(model, pk, values, where_null=where_null)
+    else:
+        updates.setdefault((model, tuple(values), where_null), {})[pk] = tuple(values.values())
+
+
+def _update_many(
+    model: type[models.Model],
+    columns: tuple[str, ...],
+    values_by_pk: dict[int, tuple[Any, ...]],
+    *,
+    where_null: str | None,
+) -> None:
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    pk_field = model._meta.pk
+    fields = [model._meta.get_field(name) for name in columns]
+    # Parameters in VALUES have no type of their own: cast each to its column's.
+    row = ", ".join(f"CAST(%s AS {f.db_type(connection)})" for f in [pk_field, *fields])
+    names = ", ".join(["pk", *(f"v{i}" for i in range(len(fields)))])
+    sql = (
+        f"UPDATE {table} SET {', '.join(f'{quote(f.column)} = v.v{i}' for i, f in enumerate(fields))}"
+        f" FROM (VALUES {', '.join([f'({row})'] * len(values_by_pk))}) AS v({names})"
+        f" WHERE {table}.{quote(pk_field.column)} = v.pk"
+    )
+    if where_null is not None:
+        sql += f" AND {table}.{quote(model._meta.get_field(where_null).column)} IS NULL"
+    params = [
+        prepared
+        for pk, values in values_by_pk.items()
+        for prepared in (
+            pk,
+            *(f.get_db_prep_save(v, connection) for f, v in zip(fields, values, strict=True)),
+        )
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def _copy(
+    model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence[Any]], *, skip_duplicates: bool
+) -> None:
+    """PostgreSQL: COPY the rows in; with skip_duplicates through a temporary table, since COPY
+    itself cannot skip rows that break a unique key."""
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    column_list = ", ".join(quote(model._meta.get_field(name).column) for name in columns)
+    with connection.cursor() as cursor:
+        if not skip_duplicates:
+            with cursor.cursor.copy(f"COPY {table} ({column_list}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        staging = quote(f"staging_{model._meta.db_table}")
+        with transaction.atomic(savepoint=False):
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging}"
+                f" AS SELECT {column_list} FROM {table} WITH NO DATA"
+            )
+            with cursor.cursor.copy(f"COPY {staging} ({column_list}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cursor.execute(
+                f"WITH moved AS (DELETE FROM {staging} RETURNING {column_list})"
+                f" INSERT INTO {table} ({column_list}) SELECT {column_list} FROM moved ON CONFLICT DO NOTHING"
+            )
+
+
+def _insert(
+    model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence[Any]], *, skip_duplicates: bool
+) -> None:
     quote = connection.ops.quote_name
     fields = [model._meta.get_field(name) for name in columns]
     head = f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) VALUES "

@@ -19,7 +19,7 @@ from django.utils import timezone
 from stations.credentials import password_hash, password_matches, password_validate
 from stations.domain import BootDecision, ConnectorStatus, RegistrationStatus, StationInfo
 from stations.models import Connector, Site, Station, StatusChange
-from stations.services.bulk import rows_insert
+from stations.services.bulk import row_update_latest, rows_insert
 
 
 class Admission(enum.Enum):
@@ -131,7 +131,7 @@ def station_disconnect(*, station_id: int, channel_name: str) -> bool:
 
 
 def station_seen(*, station_id: int, at: datetime | None = None) -> None:
-    Station.objects.filter(pk=station_id).update(last_seen_at=at or timezone.now(), is_online=True)
+    row_update_latest(Station, station_id, {"last_seen_at": at or timezone.now(), "is_online": True})
 
 
 def station_heartbeat_interval(station: Station) -> int:

@@ -16,7 +16,7 @@ from accounts.domain import Authorization, AuthorizationStatus
 from accounts.services import id_token_authorize
 from stations.domain import MeterReading, StopReason
 from stations.models import ChargingSession, MeterSample
-from stations.services.bulk import row_update, rows_insert
+from stations.services.bulk import row_update_latest, rows_insert
 from stations.services.registry import connector_get_or_create
 from stations.signals import session_ended
 
@@ -148,7 +148,9 @@ def session_meter_record(
     _samples_store(station_id=station_id, evse_id=evse_id, session_id=session_id, reading=reading)
     register_wh = reading.energy_register_wh()
     if session_id is not None and register_wh is not None:
-        row_update(ChargingSession, session_id, {"meter_last_wh": register_wh}, where_null="stopped_at")
+        row_update_latest(
+            ChargingSession, session_id, {"meter_last_wh": register_wh}, where_null="stopped_at"
+        )
 
 
 @transaction.atomic(savepoint=False)
