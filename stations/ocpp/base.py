@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -27,10 +27,21 @@ SEEN_WRITE_INTERVAL_S = 30
 
 @dataclass
 class Processed:
-    """The outcome of one incoming frame: the reply to send, or a response to an outgoing call."""
+    """The outcome of one incoming frame: the reply to send, or a response to an outgoing call, and
+    the journal rows to write with it."""
 
     reply: str | None = None
     response: CallResult | CallError | None = None
+    records: list[FrameRecord] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Received:
+    """A valid call from the charger, ready for its handler."""
+
+    call: Call
+    inbound: FrameRecord
+    handler: Callable[[dict[str, Any]], dict[str, Any]]
 
 
 def parse_timestamp(value: str, field_name: str = "timestamp") -> datetime:
@@ -71,13 +82,39 @@ class ProtocolAdapter:
 
     # --- incoming -------------------------------------------------------------------------------
     def process(self, text: str) -> Processed:
-        """Handle one text frame from the charger; persist everything before the reply is returned."""
+        """Handle one text frame in its own transaction; any failure becomes a CallError. The journal
+        is written and everything is committed before the reply is returned."""
+        received = self.receive(text)
+        if isinstance(received, Processed):
+            self._journal_safely(received.records)
+            return received
+        try:
+            with transaction.atomic():
+                processed = self.respond(received)
+                frames_record(records=processed.records)
+            return processed
+        except FrameError as error:
+            self.forget()
+            error.unique_id = received.call.unique_id
+            return self._refuse(error, received.inbound, received.call.action, journal=True)
+        except Exception:
+            logger.exception("%s: %s failed", self.identity, received.call.action)
+            self.forget()
+            error = FrameError(
+                ErrorKind.INTERNAL,
+                f"The CSMS could not process {received.call.action}.",
+                received.call.unique_id,
+            )
+            return self._refuse(error, received.inbound, received.call.action, journal=True)
+
+    def receive(self, text: str) -> Received | Processed:
+        """Parse and validate a frame, without the database: a call for its handler, or the finished
+        outcome of anything else (a CallError to send, a response to one of our calls)."""
         received_at = timezone.now()
-        inbound = FrameRecord(self.identity, Direction.IN, text, at=received_at)
         try:
             frame = framing.parse(text)
         except FrameError as error:
-            return self._refuse(error, inbound)
+            return self._refuse(error, FrameRecord(self.identity, Direction.IN, text, at=received_at))
         inbound = FrameRecord(
             self.identity,
             Direction.IN,
@@ -88,8 +125,7 @@ class ProtocolAdapter:
             received_at,
         )
         if not isinstance(frame, Call):
-            frames_record(records=[inbound])
-            return Processed(response=frame)
+            return Processed(response=frame, records=[inbound])
         try:
             handler = self._handler_for(frame)
             validate_payload(
@@ -99,30 +135,28 @@ class ProtocolAdapter:
                 payload=frame.payload,
                 unique_id=frame.unique_id,
             )
-            with transaction.atomic():
-                result = handler(frame.payload)
-                validate_payload(
-                    version=self.schema_version,
-                    message_type=framing.CALLRESULT,
-                    action=frame.action,
-                    payload=result,
-                    unique_id=frame.unique_id,
-                )
-                reply = framing.build_result(frame.unique_id, result)
-                self.touch(received_at)
-                frames_record(records=[inbound, self._outbound(reply, framing.CALLRESULT, frame)])
-            return Processed(reply=reply)
         except FrameError as error:
-            self.forget()
             error.unique_id = frame.unique_id
             return self._refuse(error, inbound, frame.action)
-        except Exception:
-            logger.exception("%s: %s failed", self.identity, frame.action)
-            self.forget()
-            error = FrameError(
-                ErrorKind.INTERNAL, f"The CSMS could not process {frame.action}.", frame.unique_id
-            )
-            return self._refuse(error, inbound, frame.action)
+        return Received(frame, inbound, handler)
+
+    def respond(self, received: Received) -> Processed:
+        """Run the call's handler inside the caller's transaction, which also writes the returned
+        journal rows. A failure propagates: the handler may have written part of its work."""
+        call = received.call
+        result = received.handler(call.payload)
+        validate_payload(
+            version=self.schema_version,
+            message_type=framing.CALLRESULT,
+            action=call.action,
+            payload=result,
+            unique_id=call.unique_id,
+        )
+        reply = framing.build_result(call.unique_id, result)
+        self.touch(received.inbound.at or timezone.now())
+        return Processed(
+            reply=reply, records=[received.inbound, self._outbound(reply, framing.CALLRESULT, call)]
+        )
 
     def forget(self) -> None:
         """Drop what this connection remembers of the database: the failed transaction may have
@@ -142,17 +176,24 @@ class ProtocolAdapter:
             raise FrameError(ErrorKind.SECURITY, "This charger's registration has not been accepted.")
         return getattr(self, name)
 
-    def _refuse(self, error: FrameError, inbound: FrameRecord, action: str = "") -> Processed:
+    def _refuse(
+        self, error: FrameError, inbound: FrameRecord, action: str = "", *, journal: bool = False
+    ) -> Processed:
         code = self.error_codes[error.kind]
         reply = framing.build_error(error.unique_id, code, error.description, error.details)
         outbound = FrameRecord(
             self.identity, Direction.OUT, reply, framing.CALLERROR, error.unique_id, action
         )
+        processed = Processed(reply=reply, records=[inbound, outbound])
+        if journal:
+            self._journal_safely(processed.records)
+        return processed
+
+    def _journal_safely(self, records: list[FrameRecord]) -> None:
         try:
-            frames_record(records=[inbound, outbound])
+            frames_record(records=records)
         except Exception:  # the database is failing: the charger still gets its answer, and retries
-            logger.exception("%s: the journal could not record a CallError", self.identity)
-        return Processed(reply=reply)
+            logger.exception("%s: the journal could not record a frame", self.identity)
 
     def _outbound(self, text: str, message_type: int, call: Call) -> FrameRecord:
         return FrameRecord(self.identity, Direction.OUT, text, message_type, call.unique_id, call.action)

@@ -24,6 +24,7 @@ from stations.models import identity_validator
 from stations.ocpp.adapters import adapter_for
 from stations.ocpp.base import ProtocolAdapter
 from stations.ocpp.framing import CallResult, FrameError
+from stations.ocpp.group_commit import GroupCommitter
 from stations.services import registry
 
 logger = logging.getLogger(__name__)
@@ -78,6 +79,16 @@ def in_thread_pool(func: Any) -> Any:
     return database_sync_to_async(func, thread_sensitive=False, executor=gateway_executor())
 
 
+@functools.cache
+def group_committer(loop: asyncio.AbstractEventLoop) -> GroupCommitter:
+    """The frames of all of this process's chargers meet here (one per event loop, like the slots)."""
+    return GroupCommitter(
+        gateway_executor(),
+        batches_in_flight=settings.CSMS_GATEWAY_BATCHES_IN_FLIGHT,
+        batch_size=settings.CSMS_GATEWAY_BATCH_SIZE,
+    )
+
+
 class ChargePointConsumer(AsyncWebsocketConsumer):
     adapter: ProtocolAdapter | None = None
     in_flight: dict[str, Any] | None = None
@@ -110,7 +121,7 @@ class ChargePointConsumer(AsyncWebsocketConsumer):
         self.adapter = adapter_cls(
             identity=self.identity, station_id=admitted.station_id, accepted=admitted.accepted
         )
-        self.process = in_thread_pool(self.adapter.process)  # built once: it is called per frame
+        self.committer = group_committer(asyncio.get_running_loop())
         if admitted.replaced_channel:
             await self.channel_layer.send(admitted.replaced_channel, {"type": "ocpp.replaced"})
         await self.accept(adapter_cls.subprotocol)
@@ -142,7 +153,7 @@ class ChargePointConsumer(AsyncWebsocketConsumer):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         assert self.adapter is not None
         text = text_data if text_data is not None else (bytes_data or b"").decode("utf-8", "replace")
-        processed = await self.process(text)
+        processed = await self.committer.process(self.adapter, text)
         if processed.reply is not None:
             await self.send(text_data=processed.reply)
         if processed.response is not None:
