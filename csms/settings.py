@@ -170,8 +170,8 @@ CSMS_CALL_TIMEOUT_S = env.float("CSMS_CALL_TIMEOUT_S", default=30.0)
 CSMS_GATEWAY_DB_THREADS = env.int("CSMS_GATEWAY_DB_THREADS", default=8)
 # Group commit: how many batches of frames may be in the database at once (at most the threads
 # above), and how many frames one batch (one transaction) takes at most.
-CSMS_GATEWAY_BATCHES_IN_FLIGHT = env.int("CSMS_GATEWAY_BATCHES_IN_FLIGHT", default=4)
-CSMS_GATEWAY_BATCH_SIZE = env.int("CSMS_GATEWAY_BATCH_SIZE", default=50)
+CSMS_GATEWAY_BATCHES_IN_FLIGHT = env.int("CSMS_GATEWAY_BATCHES_IN_FLIGHT", default=2)
+CSMS_GATEWAY_BATCH_SIZE = env.int("CSMS_GATEWAY_BATCH_SIZE", default=100)
 # How long a charger's handshake may wait for a free slot before it is refused (it retries later).
 CSMS_HANDSHAKE_WAIT_S = env.float("CSMS_HANDSHAKE_WAIT_S", default=3.0)  # under daphne's 5 s
 # A live gateway acknowledges a call within milliseconds; silence this long means nobody holds the socket.

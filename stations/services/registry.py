@@ -13,13 +13,12 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from stations.credentials import password_hash, password_matches, password_validate
 from stations.domain import BootDecision, ConnectorStatus, RegistrationStatus, StationInfo
 from stations.models import Connector, Site, Station, StatusChange
-from stations.services.bulk import row_update_latest, rows_insert
+from stations.services.bulk import row_update, row_update_latest, rows_insert
 
 
 class Admission(enum.Enum):
@@ -206,18 +205,17 @@ def connector_status_update(
     """Record a status report; one older than the current state (queued offline) only joins the history."""
     pk = None
     if evse_id is None:
-        Station.objects.filter(pk=station_id).update(status=status, error_code=error_code)
+        row_update(Station, station_id, {"status": status, "error_code": error_code})
     else:
         pk = connector_pk(station_id, evse_id, connector_id or 1)
-        Connector.objects.filter(
-            Q(status_since__isnull=True) | Q(status_since__lte=occurred_at), pk=pk
-        ).update(
-            status=status,
-            error_code=error_code,
-            info=info,
-            vendor_error_code=vendor_error_code,
-            status_since=occurred_at,
-        )
+        values = {
+            "status": status,
+            "error_code": error_code,
+            "info": info,
+            "vendor_error_code": vendor_error_code,
+            "status_since": occurred_at,
+        }
+        row_update(Connector, pk, values, unless_newer="status_since")
     rows_insert(
         StatusChange,
         STATUS_CHANGE_COLUMNS,
