@@ -42,6 +42,16 @@ class StopReason(models.TextChoices):
     EMERGENCY_STOP = "emergency_stop", "Emergency stop"
     DE_AUTHORIZED = "de_authorized", "De-authorized"
     UNLOCK_COMMAND = "unlock_command", "Unlock command"
+    ENERGY_LIMIT_REACHED = "energy_limit", "Energy limit reached"
+    GROUND_FAULT = "ground_fault", "Ground fault"
+    OUT_OF_CREDIT = "out_of_credit", "Out of credit"
+    MASTER_PASS = "master_pass", "Master pass"
+    OVERCURRENT_FAULT = "overcurrent_fault", "Overcurrent fault"
+    POWER_QUALITY = "power_quality", "Power quality"
+    SOC_LIMIT_REACHED = "soc_limit", "State of charge limit reached"
+    STOPPED_BY_EV = "stopped_by_ev", "Stopped by the EV"
+    TIME_LIMIT_REACHED = "time_limit", "Time limit reached"
+    TIMEOUT = "timeout", "Timed out"
     OTHER = "other", "Other"
 
 

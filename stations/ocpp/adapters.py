@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from stations.ocpp.base import ProtocolAdapter
 from stations.ocpp.v16 import Ocpp16
+from stations.ocpp.v201 import Ocpp201
 
-ADAPTERS: dict[str, type[ProtocolAdapter]] = {adapter.subprotocol: adapter for adapter in (Ocpp16,)}
+ADAPTERS: dict[str, type[ProtocolAdapter]] = {adapter.subprotocol: adapter for adapter in (Ocpp201, Ocpp16)}
 
 
 def adapter_for(offered: list[str]) -> type[ProtocolAdapter] | None:

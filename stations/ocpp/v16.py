@@ -203,11 +203,11 @@ class Ocpp16(ProtocolAdapter):
             started_at=parse_timestamp(p["timestamp"]),
             reservation_id=p.get("reservationId"),
         )
-        assert outcome.authorization is not None
+        authorization = outcome.authorization or Authorization(status=AuthorizationStatus.INVALID)  # idTag ""
         self.sessions_known.update(
             {str(outcome.session.pk): outcome.session.pk, p["connectorId"]: outcome.session.pk}
         )
-        return {"transactionId": outcome.session.pk, "idTagInfo": id_tag_info(outcome.authorization)}
+        return {"transactionId": outcome.session.pk, "idTagInfo": id_tag_info(authorization)}
 
     def stop_transaction(self, p: dict[str, Any]) -> dict[str, Any]:
         external_id = str(p["transactionId"])

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from django.db import transaction
 from django.db.models import F
+from django.utils import timezone
 
 from accounts.domain import Authorization, AuthorizationStatus
 from accounts.services import id_token_authorize
@@ -48,6 +49,14 @@ def _authorize_for_session(*, id_tag: str, at: datetime, exclude_pk: int | None 
     return authorization
 
 
+def _recorded_authorization(session: ChargingSession) -> Authorization | None:
+    if not session.authorization_status:
+        return None
+    return Authorization(
+        status=AuthorizationStatus(session.authorization_status), id_token_pk=session.id_token_id
+    )
+
+
 @transaction.atomic(savepoint=False)
 def session_start(
     *,
@@ -55,29 +64,43 @@ def session_start(
     evse_id: int,
     connector_id: int,
     id_tag: str,
-    meter_start_wh: int,
-    started_at: datetime,
+    meter_start_wh: int | None,
+    started_at: datetime | None,
     reservation_id: int | None = None,
     external_id: str | None = None,
 ) -> SessionOutcome:
-    """Open a session, or return the one a repeated start message already opened."""
-    connector = connector_get_or_create(station_id=station_id, evse_id=evse_id, connector_id=connector_id)
-    repeated = ChargingSession.objects.filter(
-        connector=connector, started_at=started_at, meter_start_wh=meter_start_wh
-    ).first()
-    if repeated is None and external_id is not None:
-        repeated = ChargingSession.objects.filter(station_id=station_id, external_id=external_id).first()
-    if repeated is not None:
-        status = AuthorizationStatus(repeated.authorization_status or AuthorizationStatus.INVALID)
-        return SessionOutcome(repeated, Authorization(status=status, id_token_pk=repeated.id_token_id))
+    """Open a session, or return the one a repeated start message already opened.
 
-    authorization = _authorize_for_session(id_tag=id_tag, at=started_at)
+    A 2.0.1 event that arrives before its transaction's start (`started_at` None) opens the session
+    incomplete, and the start, when it comes, completes it. No id tag: nothing to authorize yet.
+    """
+    if external_id is not None:
+        known = ChargingSession.objects.filter(station_id=station_id, external_id=external_id).first()
+        if known is not None:
+            if known.started_at is None and started_at is not None:
+                _session_start_complete(
+                    known, evse_id, connector_id, id_tag, meter_start_wh, started_at, reservation_id
+                )
+            return SessionOutcome(known, _recorded_authorization(known))
+    connector = (
+        connector_get_or_create(station_id=station_id, evse_id=evse_id, connector_id=connector_id)
+        if evse_id
+        else None
+    )
+    if connector is not None and started_at is not None:
+        repeated = ChargingSession.objects.filter(
+            connector=connector, started_at=started_at, meter_start_wh=meter_start_wh
+        ).first()
+        if repeated is not None:
+            return SessionOutcome(repeated, _recorded_authorization(repeated))
+
+    authorization = _authorize_for_session(id_tag=id_tag, at=started_at or timezone.now()) if id_tag else None
     session = ChargingSession.objects.create(
         station_id=station_id,
         connector=connector,
         id_tag=id_tag,
-        id_token_id=authorization.id_token_pk,
-        authorization_status=authorization.status,
+        id_token_id=authorization.id_token_pk if authorization else None,
+        authorization_status=authorization.status if authorization else "",
         started_at=started_at,
         meter_start_wh=meter_start_wh,
         meter_last_wh=meter_start_wh,
@@ -88,6 +111,48 @@ def session_start(
         session.external_id = str(session.pk)
         session.save(update_fields=["external_id"])
     return SessionOutcome(session, authorization)
+
+
+def _session_start_complete(
+    session: ChargingSession,
+    evse_id: int,
+    connector_id: int,
+    id_tag: str,
+    meter_start_wh: int | None,
+    started_at: datetime,
+    reservation_id: int | None,
+) -> None:
+    """Fill in the start of a session that a later event of the same transaction opened first."""
+    if evse_id and session.connector_id is None:
+        session.connector = connector_get_or_create(
+            station_id=session.station_id, evse_id=evse_id, connector_id=connector_id
+        )
+    session.started_at, session.meter_start_wh, session.reservation_id = (
+        started_at,
+        meter_start_wh,
+        reservation_id,
+    )
+    if session.meter_last_wh is None:
+        session.meter_last_wh = meter_start_wh
+    if id_tag and not session.id_tag:
+        _session_token_set(session, id_tag, _authorize_for_session(id_tag=id_tag, at=started_at))
+    session.save()
+
+
+def _session_token_set(session: ChargingSession, id_tag: str, authorization: Authorization) -> None:
+    session.id_tag, session.id_token_id = id_tag, authorization.id_token_pk
+    session.authorization_status = authorization.status
+
+
+@transaction.atomic(savepoint=False)
+def session_token_attach(*, session: ChargingSession, id_tag: str, at: datetime) -> Authorization:
+    """Authorize a token shown during a session (2.0.1: plugged in first, badged afterwards); the
+    session takes the first token that authorizes it."""
+    authorization = _authorize_for_session(id_tag=id_tag, at=at, exclude_pk=session.pk)
+    if not session.id_tag:
+        _session_token_set(session, id_tag, authorization)
+        session.save(update_fields=["id_tag", "id_token", "authorization_status"])
+    return authorization
 
 
 SAMPLE_COLUMNS = (
@@ -158,13 +223,14 @@ def session_stop(
     *,
     station_id: int,
     external_id: str,
-    meter_stop_wh: int,
+    meter_stop_wh: int | None,
     stopped_at: datetime,
     reason: StopReason = StopReason.LOCAL,
     id_tag: str = "",
     reading: MeterReading | None = None,
 ) -> SessionOutcome:
-    """End the session; a repeated stop is a no-op and a stop for an unknown session is kept as such."""
+    """End the session; a repeated stop is a no-op and a stop for an unknown session is kept as such.
+    Without a final reading (`meter_stop_wh` None) the last one received counts."""
     session = (
         ChargingSession.objects.select_for_update()
         .filter(station_id=station_id, external_id=external_id)
@@ -184,6 +250,8 @@ def session_stop(
         )
         ended_now = False
     elif session.stopped_at is None:
+        if meter_stop_wh is None:
+            meter_stop_wh = session.meter_last_wh
         session.stopped_at, session.meter_stop_wh, session.meter_last_wh = (
             stopped_at,
             meter_stop_wh,
@@ -191,9 +259,9 @@ def session_stop(
         )
         session.stop_reason, session.stop_id_tag = reason, id_tag
         fields = ["stopped_at", "meter_stop_wh", "meter_last_wh", "stop_reason", "stop_id_tag", "energy_wh"]
-        energy = meter_stop_wh - (session.meter_start_wh or 0)
-        session.energy_wh = max(energy, 0)
-        if energy < 0:
+        energy = None if meter_stop_wh is None else meter_stop_wh - (session.meter_start_wh or 0)
+        session.energy_wh = None if energy is None else max(energy, 0)
+        if energy is not None and energy < 0:
             session.anomaly = f"Meter went backwards by {-energy} Wh"
             fields.append("anomaly")
         session.save(update_fields=fields)

@@ -1,0 +1,263 @@
+"""OCPP 2.0.1: charger messages mapped onto the same domain services as 1.6, and back.
+
+Where 1.6 has Start/StopTransaction, 2.0.1 has TransactionEvent (Started / Updated / Ended) with the
+charger's own string transaction id, kept as sent. Every event first makes sure the session exists
+(session_start is idempotent by that id), so a retried or out-of-order event never makes a second one.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.utils import timezone
+
+from accounts.domain import Authorization, AuthorizationStatus
+from accounts.services import id_token_authorize
+from stations.domain import (
+    ConnectorStatus,
+    MeterReading,
+    MeterSampleData,
+    RegistrationStatus,
+    StationInfo,
+    StopReason,
+)
+from stations.ocpp.base import ProtocolAdapter, format_timestamp, parse_timestamp
+from stations.ocpp.framing import ErrorKind
+from stations.services import registry, sessions
+
+STATUS_201 = {
+    "Available": ConnectorStatus.AVAILABLE,
+    "Occupied": ConnectorStatus.OCCUPIED,
+    "Reserved": ConnectorStatus.RESERVED,
+    "Unavailable": ConnectorStatus.UNAVAILABLE,
+    "Faulted": ConnectorStatus.FAULTED,
+}
+# TransactionEvent's chargingState refines Occupied.
+CHARGING_STATE_201 = {
+    "Charging": ConnectorStatus.CHARGING,
+    "EVConnected": ConnectorStatus.PREPARING,
+    "SuspendedEV": ConnectorStatus.SUSPENDED_EV,
+    "SuspendedEVSE": ConnectorStatus.SUSPENDED_EVSE,
+    "Idle": ConnectorStatus.FINISHING,
+}
+AUTHORIZATION_201 = {
+    AuthorizationStatus.ACCEPTED: "Accepted",
+    AuthorizationStatus.BLOCKED: "Blocked",
+    AuthorizationStatus.EXPIRED: "Expired",
+    AuthorizationStatus.INVALID: "Invalid",
+    AuthorizationStatus.CONCURRENT_TX: "ConcurrentTx",
+}
+REGISTRATION_201 = {
+    RegistrationStatus.ACCEPTED: "Accepted",
+    RegistrationStatus.PENDING: "Pending",
+    RegistrationStatus.REJECTED: "Rejected",
+}
+STOP_REASON_201 = {
+    "DeAuthorized": StopReason.DE_AUTHORIZED,
+    "EmergencyStop": StopReason.EMERGENCY_STOP,
+    "EnergyLimitReached": StopReason.ENERGY_LIMIT_REACHED,
+    "EVDisconnected": StopReason.EV_DISCONNECTED,
+    "GroundFault": StopReason.GROUND_FAULT,
+    "ImmediateReset": StopReason.HARD_RESET,
+    "Local": StopReason.LOCAL,
+    "LocalOutOfCredit": StopReason.OUT_OF_CREDIT,
+    "MasterPass": StopReason.MASTER_PASS,
+    "Other": StopReason.OTHER,
+    "OvercurrentFault": StopReason.OVERCURRENT_FAULT,
+    "PowerLoss": StopReason.POWER_LOSS,
+    "PowerQuality": StopReason.POWER_QUALITY,
+    "Reboot": StopReason.REBOOT,
+    "Remote": StopReason.REMOTE,
+    "SOCLimitReached": StopReason.SOC_LIMIT_REACHED,
+    "StoppedByEV": StopReason.STOPPED_BY_EV,
+    "TimeLimitReached": StopReason.TIME_LIMIT_REACHED,
+    "Timeout": StopReason.TIMEOUT,
+}
+ERROR_CODES_201 = {
+    ErrorKind.NOT_IMPLEMENTED: "NotImplemented",
+    ErrorKind.NOT_SUPPORTED: "NotSupported",
+    ErrorKind.INTERNAL: "InternalError",
+    ErrorKind.PROTOCOL: "ProtocolError",
+    ErrorKind.SECURITY: "SecurityError",
+    ErrorKind.FORMAT: "FormatViolation",  # 1.6's FormationViolation
+    ErrorKind.RPC_FRAMEWORK: "RpcFrameworkError",
+    ErrorKind.PROPERTY: "PropertyConstraintViolation",
+    ErrorKind.OCCURRENCE: "OccurrenceConstraintViolation",
+    ErrorKind.MISSING: "OccurrenceConstraintViolation",  # a required field that does not occur
+    ErrorKind.TYPE: "TypeConstraintViolation",
+    ErrorKind.GENERIC: "GenericError",
+}
+
+
+def id_token_info(authorization: Authorization) -> dict[str, Any]:
+    info: dict[str, Any] = {"status": AUTHORIZATION_201[authorization.status]}
+    if authorization.expires_at is not None:
+        info["cacheExpiryDateTime"] = format_timestamp(authorization.expires_at)
+    return info
+
+
+def meter_reading(meter_values: list[dict[str, Any]]) -> MeterReading:
+    """Flatten 2.0.1 meterValue[] into samples: numbers with a unit and a power-of-ten multiplier."""
+    reading = MeterReading()
+    for meter_value in meter_values:
+        sampled_at = parse_timestamp(meter_value["timestamp"], "meterValue/timestamp")
+        for sampled in meter_value["sampledValue"]:
+            unit = sampled.get("unitOfMeasure", {})
+            value = Decimal(str(sampled["value"])).scaleb(unit.get("multiplier", 0))
+            if not value.is_finite():
+                continue
+            reading.samples.append(
+                MeterSampleData(
+                    sampled_at=sampled_at,
+                    value=value,
+                    measurand=sampled.get("measurand", "Energy.Active.Import.Register"),
+                    unit=unit.get("unit", "Wh"),
+                    phase=sampled.get("phase", ""),
+                    context=sampled.get("context", "Sample.Periodic"),
+                    location=sampled.get("location", ""),
+                )
+            )
+    return reading
+
+
+class Ocpp201(ProtocolAdapter):
+    subprotocol = "ocpp2.0.1"
+    schema_version = "2.0.1"
+    error_codes = ERROR_CODES_201
+    handlers = {
+        "BootNotification": "boot_notification",
+        "Heartbeat": "heartbeat",
+        "StatusNotification": "status_notification",
+        "Authorize": "authorize",
+        "TransactionEvent": "transaction_event",
+        "MeterValues": "meter_values",
+        "NotifyReport": "acknowledge",
+        "NotifyEvent": "acknowledge",
+        "SecurityEventNotification": "acknowledge",
+        "FirmwareStatusNotification": "firmware_status_notification",
+        "LogStatusNotification": "log_status_notification",
+        "DataTransfer": "data_transfer",
+    }
+    csms_actions = frozenset(
+        {
+            "CancelReservation",
+            "ChangeAvailability",
+            "ClearCache",
+            "ClearChargingProfile",
+            "DataTransfer",
+            "GetBaseReport",
+            "GetCompositeSchedule",
+            "GetLocalListVersion",
+            "GetLog",
+            "GetVariables",
+            "RequestStartTransaction",
+            "RequestStopTransaction",
+            "ReserveNow",
+            "Reset",
+            "SendLocalList",
+            "SetChargingProfile",
+            "SetVariables",
+            "TriggerMessage",
+            "UnlockConnector",
+            "UpdateFirmware",
+        }
+    )
+    needs_acceptance = frozenset({"Authorize", "TransactionEvent", "MeterValues"})
+
+    def boot_notification(self, p: dict[str, Any]) -> dict[str, Any]:
+        station = p["chargingStation"]
+        modem = station.get("modem", {})
+        info = StationInfo(
+            vendor=station["vendorName"],
+            model=station["model"],
+            serial_number=station.get("serialNumber", ""),
+            firmware_version=station.get("firmwareVersion", ""),
+            iccid=modem.get("iccid", ""),
+            imsi=modem.get("imsi", ""),
+        )
+        decision = registry.station_boot(station_id=self.station_id, info=info)
+        self.accepted = decision.status == RegistrationStatus.ACCEPTED
+        return {
+            "status": REGISTRATION_201[decision.status],
+            "currentTime": format_timestamp(decision.current_time),
+            "interval": decision.interval_s,
+        }
+
+    def heartbeat(self, p: dict[str, Any]) -> dict[str, Any]:
+        return {"currentTime": format_timestamp(timezone.now())}
+
+    def status_notification(self, p: dict[str, Any]) -> dict[str, Any]:
+        registry.connector_status_update(
+            station_id=self.station_id,
+            evse_id=p["evseId"] or None,  # EVSE 0 is the station as a whole
+            connector_id=p["connectorId"],
+            status=STATUS_201[p["connectorStatus"]],
+            occurred_at=parse_timestamp(p["timestamp"]),
+        )
+        return {}
+
+    def authorize(self, p: dict[str, Any]) -> dict[str, Any]:
+        return {"idTokenInfo": id_token_info(id_token_authorize(id_tag=p["idToken"]["idToken"]))}
+
+    def transaction_event(self, p: dict[str, Any]) -> dict[str, Any]:
+        info = p["transactionInfo"]
+        external_id = info["transactionId"]
+        at = parse_timestamp(p["timestamp"])
+        reading = meter_reading(p.get("meterValue", []))
+        id_tag = p.get("idToken", {}).get("idToken", "")
+        evse = p.get("evse", {})
+        is_start = p["eventType"] == "Started"
+        started = sessions.session_start(  # finds the session of a retried or later event
+            station_id=self.station_id,
+            evse_id=evse.get("id", 0),
+            connector_id=evse.get("connectorId", 1),
+            id_tag=id_tag if is_start else "",
+            meter_start_wh=reading.energy_register_wh() if is_start else None,
+            started_at=at if is_start else None,
+            reservation_id=p.get("reservationId"),
+            external_id=external_id,
+        )
+        session = started.session
+        authorization = started.authorization if is_start else None
+        if id_tag and authorization is None:
+            authorization = sessions.session_token_attach(session=session, id_tag=id_tag, at=at)
+        if p["eventType"] == "Ended":
+            sessions.session_stop(
+                station_id=self.station_id,
+                external_id=external_id,
+                meter_stop_wh=reading.energy_register_wh(),
+                stopped_at=at,
+                reason=STOP_REASON_201[info.get("stoppedReason", "Local")],
+                reading=reading,
+            )
+            self.sessions_known.clear()  # the EVSE's next readings belong to no session, or a new one
+        else:
+            sessions.session_meter_record(
+                station_id=self.station_id, evse_id=evse.get("id", 0), reading=reading, session_id=session.pk
+            )
+            self.sessions_known[session.connector.evse_id if session.connector else 0] = session.pk
+        return {"idTokenInfo": id_token_info(authorization)} if authorization else {}
+
+    def meter_values(self, p: dict[str, Any]) -> dict[str, Any]:
+        sessions.session_meter_record(
+            station_id=self.station_id,
+            evse_id=p["evseId"],
+            reading=meter_reading(p["meterValue"]),
+            session_id=self.session_id(evse_id=p["evseId"], external_id=None) if p["evseId"] else None,
+        )
+        return {}
+
+    def acknowledge(self, p: dict[str, Any]) -> dict[str, Any]:
+        return {}  # kept in the journal; the device model and alerts read them from there later
+
+    def firmware_status_notification(self, p: dict[str, Any]) -> dict[str, Any]:
+        registry.station_report_update(station_id=self.station_id, firmware_status=p["status"])
+        return {}
+
+    def log_status_notification(self, p: dict[str, Any]) -> dict[str, Any]:
+        registry.station_report_update(station_id=self.station_id, diagnostics_status=p["status"])
+        return {}
+
+    def data_transfer(self, p: dict[str, Any]) -> dict[str, Any]:
+        return {"status": "UnknownVendorId"}
