@@ -2,14 +2,16 @@
 
 The admin knows commands only through `COMMANDS`. Each form asks its questions once for all selected
 chargers; each charger's negotiated subprotocol picks the builder that turns the answers into
-(action, payload) pairs. OCPP 2.0.1 slots in by adding builders under "ocpp2.0.1" (Reset → Reset with
-Immediate/OnIdle, GetConfiguration → GetVariables, ...), without touching the admin.
+(action, payload) pairs: the same command names for both versions where the meaning is the same (a
+remote start is RemoteStartTransaction or RequestStartTransaction). Configuration is still 1.6 only:
+2.0.1 reads and sets it through its device model (GetVariables / SetVariables).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -164,6 +166,32 @@ def _optional(**fields: Any) -> dict[str, Any]:
     return {name: value for name, value in fields.items() if value is not None}
 
 
+def _evse(connector: int | None) -> dict[str, Any] | None:
+    """The admin's connector N is 2.0.1's EVSE N (1.6 numbers plugs as 2.0.1 numbers EVSEs); 0 or
+    none is the whole station."""
+    return {"id": connector} if connector else None
+
+
+def _remote_start_201(station: Station, data: dict[str, Any]) -> Payloads:
+    payload = {
+        "idToken": {"idToken": data["id_tag"], "type": "Central"},
+        "remoteStartId": secrets.randbelow(2**31),  # echoed in the TransactionEvent it starts
+    }
+    return [("RequestStartTransaction", payload | _optional(evseId=data["connector"]))]
+
+
+def _remote_stop_201(station: Station, data: dict[str, Any]) -> Payloads:
+    return [
+        ("RequestStopTransaction", {"transactionId": s.external_id})
+        for s in data["sessions"]
+        if s.station_id == station.pk and s.external_id
+    ]
+
+
+# 1.6 trigger names whose 2.0.1 message has another name.
+TRIGGERS_201 = {"DiagnosticsStatusNotification": "LogStatusNotification"}
+
+
 def _remote_stop_16(station: Station, data: dict[str, Any]) -> Payloads:
     # 1.6 transactionId is the integer the CSMS gave in StartTransaction.conf, i.e. external_id.
     return [
@@ -193,6 +221,7 @@ COMMANDS: dict[str, Command] = {
         ResetForm,
         {
             "ocpp1.6": lambda s, d: [("Reset", {"type": "Hard" if d["kind"] == "hard" else "Soft"})],
+            "ocpp2.0.1": lambda s, d: [("Reset", {"type": "Immediate" if d["kind"] == "hard" else "OnIdle"})],
         },
     ),
     "unlock": Command(
@@ -200,6 +229,7 @@ COMMANDS: dict[str, Command] = {
         UnlockForm,
         {
             "ocpp1.6": lambda s, d: [("UnlockConnector", {"connectorId": d["connector"]})],
+            "ocpp2.0.1": lambda s, d: [("UnlockConnector", {"evseId": d["connector"], "connectorId": 1})],
         },
     ),
     "remote_start": Command(
@@ -209,9 +239,14 @@ COMMANDS: dict[str, Command] = {
             "ocpp1.6": lambda s, d: [
                 ("RemoteStartTransaction", _optional(idTag=d["id_tag"], connectorId=d["connector"]))
             ],
+            "ocpp2.0.1": _remote_start_201,
         },
     ),
-    "remote_stop": Command("Stop a session remotely", RemoteStopForm, {"ocpp1.6": _remote_stop_16}),
+    "remote_stop": Command(
+        "Stop a session remotely",
+        RemoteStopForm,
+        {"ocpp1.6": _remote_stop_16, "ocpp2.0.1": _remote_stop_201},
+    ),
     "availability": Command(
         "Change availability",
         AvailabilityForm,
@@ -220,6 +255,13 @@ COMMANDS: dict[str, Command] = {
                 (
                     "ChangeAvailability",
                     {"connectorId": d["connector"], "type": "Operative" if d["operative"] else "Inoperative"},
+                )
+            ],
+            "ocpp2.0.1": lambda s, d: [
+                (
+                    "ChangeAvailability",
+                    {"operationalStatus": "Operative" if d["operative"] else "Inoperative"}
+                    | _optional(evse=_evse(d["connector"])),
                 )
             ],
         },
@@ -246,6 +288,15 @@ COMMANDS: dict[str, Command] = {
             "ocpp1.6": lambda s, d: [
                 ("TriggerMessage", _optional(requestedMessage=d["message"], connectorId=d["connector"]))
             ],
+            "ocpp2.0.1": lambda s, d: [
+                (
+                    "TriggerMessage",
+                    _optional(
+                        requestedMessage=TRIGGERS_201.get(d["message"], d["message"]),
+                        evse=_evse(d["connector"]),
+                    ),
+                )
+            ],
         },
     ),
     "clear_cache": Command(
@@ -253,6 +304,7 @@ COMMANDS: dict[str, Command] = {
         ConfirmForm,
         {
             "ocpp1.6": lambda s, d: [("ClearCache", {})],
+            "ocpp2.0.1": lambda s, d: [("ClearCache", {})],
         },
     ),
 }

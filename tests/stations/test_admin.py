@@ -28,6 +28,7 @@ from stations.models import (
     StatusChange,
 )
 from stations.ocpp.v16 import Ocpp16
+from stations.ocpp.v201 import Ocpp201
 from tests.communicators import connected_charger
 from tests.factories import STATION_PASSWORD, IdTokenFactory, SiteFactory, StationFactory, UserFactory
 
@@ -449,6 +450,64 @@ def test_the_16_payloads_follow_the_answers_and_pass_the_schema(name, data, expe
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("name", "data", "expected"),
+    [
+        ("reset", {"kind": "hard"}, [("Reset", {"type": "Immediate"})]),
+        ("reset", {"kind": "soft"}, [("Reset", {"type": "OnIdle"})]),
+        ("unlock", {"connector": "2"}, [("UnlockConnector", {"evseId": 2, "connectorId": 1})]),
+        (
+            "availability",
+            {"connector": "0", "operative": "0"},
+            [("ChangeAvailability", {"operationalStatus": "Inoperative"})],
+        ),
+        (
+            "availability",
+            {"connector": "2", "operative": "1"},
+            [("ChangeAvailability", {"operationalStatus": "Operative", "evse": {"id": 2}})],
+        ),
+        (
+            "trigger",
+            {"message": "DiagnosticsStatusNotification"},
+            [("TriggerMessage", {"requestedMessage": "LogStatusNotification"})],
+        ),
+        (
+            "trigger",
+            {"message": "MeterValues", "connector": "1"},
+            [("TriggerMessage", {"requestedMessage": "MeterValues", "evse": {"id": 1}})],
+        ),
+        ("clear_cache", {}, [("ClearCache", {})]),
+    ],
+)
+def test_the_201_payloads_keep_the_command_names_and_pass_the_schema(name, data, expected):
+    station = StationFactory(protocol="ocpp2.0.1")
+    built = payloads(name, station, data)
+    assert built == expected
+    for action, payload in built:
+        Ocpp201.encode_call("schema-check", action, payload)
+
+
+@pytest.mark.django_db
+def test_a_201_remote_start_and_stop_use_the_request_messages(charger_data):
+    station = StationFactory(protocol="ocpp2.0.1")
+    [(action, payload)] = payloads("remote_start", station, {"id_tag": "04A2B3C4", "connector": "1"})
+    assert action == "RequestStartTransaction"
+    assert payload["idToken"] == {"idToken": "04A2B3C4", "type": "Central"} and payload["evseId"] == 1
+    Ocpp201.encode_call("schema-check", action, payload)
+    session = ChargingSession.objects.create(
+        station=station, external_id="tx-7f3a", started_at=timezone.now(), id_tag="04A2B3C4"
+    )
+    command = admin_commands.COMMANDS["remote_stop"]
+    form = command.form_class(
+        {"command-sessions": [session.pk], "command-timeout_s": "30"}, stations=[station], prefix="command"
+    )
+    assert form.is_valid(), form.errors
+    assert command.payloads(station, form.cleaned_data) == [
+        ("RequestStopTransaction", {"transactionId": "tx-7f3a"})
+    ]
+
+
+@pytest.mark.django_db
 def test_remote_stop_sends_each_selected_session_to_its_own_charger(charger_data):
     online, offline, session = charger_data["online"], charger_data["offline"], charger_data["session"]
     command = admin_commands.COMMANDS["remote_stop"]
@@ -467,9 +526,12 @@ def test_remote_stop_sends_each_selected_session_to_its_own_charger(charger_data
 @pytest.mark.django_db
 def test_a_command_without_a_builder_for_the_chargers_version_is_reported_not_sent():
     station = StationFactory(protocol="ocpp2.0.1")
-    command = admin_commands.COMMANDS["reset"]
+    command = admin_commands.COMMANDS["set_configuration"]
     outcomes = admin_commands.command_run(
-        command=command, stations=[station], data={"kind": "soft", "timeout_s": 5}, requested_by="test"
+        command=command,
+        stations=[station],
+        data={"key": "HeartbeatInterval", "value": "60", "timeout_s": 5},
+        requested_by="test",
     )
     assert [o.level for o in outcomes] == ["error"] and "not available in ocpp2.0.1" in outcomes[0].text
     assert not OutgoingCall.objects.exists()

@@ -50,6 +50,36 @@ async def test_a_call_returns_the_chargers_answer_and_is_recorded(station):
     await charger.disconnect()
 
 
+async def test_a_201_charger_gets_the_201_calls_and_refuses_16_ones_before_they_are_sent(station):
+    charger = await connected_charger(station.identity, subprotocol="ocpp2.0.1")
+    pending = asyncio.create_task(
+        station_call_async(identity=station.identity, action="GetVariables", payload=GET_VARIABLES)
+    )
+    call = await answer_next_call(charger, lambda c: [3, c[1], GET_VARIABLES_RESULT])
+    assert call[2:] == ["GetVariables", GET_VARIABLES]
+    assert await pending == GET_VARIABLES_RESULT
+    with pytest.raises(InvalidCall):
+        await station_call_async(
+            identity=station.identity, action="RemoteStartTransaction", payload={"idTag": "X"}
+        )
+    await charger.disconnect()
+
+
+GET_VARIABLES = {
+    "getVariableData": [{"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}}]
+}
+GET_VARIABLES_RESULT = {
+    "getVariableResult": [
+        {
+            "attributeStatus": "Accepted",
+            "attributeValue": "300",
+            "component": {"name": "OCPPCommCtrlr"},
+            "variable": {"name": "HeartbeatInterval"},
+        }
+    ]
+}
+
+
 async def test_a_call_error_from_the_charger_is_raised_with_its_code(station):
     charger = await connected_charger(station.identity)
     pending = asyncio.create_task(station_call_async(identity=station.identity, action="ClearCache"))
