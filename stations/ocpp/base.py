@@ -6,11 +6,13 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from django.db import transaction
 from django.utils import timezone
 
+from stations.domain import MeterSampleData
 from stations.models import Direction
 from stations.ocpp import framing
 from stations.ocpp.framing import Call, CallError, CallResult, ErrorKind, FrameError
@@ -53,6 +55,21 @@ def parse_timestamp(value: str, field_name: str = "timestamp") -> datetime:
             ErrorKind.PROPERTY, f"{field_name}: {value!r} is not an RFC 3339 date-time."
         ) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def meter_sample(
+    sampled: dict[str, Any], *, sampled_at: datetime, value: Decimal, unit: str
+) -> MeterSampleData:
+    """A sampledValue's descriptive fields, with the defaults both versions' specifications give."""
+    return MeterSampleData(
+        sampled_at=sampled_at,
+        value=value,
+        measurand=sampled.get("measurand", "Energy.Active.Import.Register"),
+        unit=unit,
+        phase=sampled.get("phase", ""),
+        context=sampled.get("context", "Sample.Periodic"),
+        location=sampled.get("location", ""),
+    )
 
 
 def format_timestamp(value: datetime) -> str:

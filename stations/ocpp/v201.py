@@ -17,12 +17,11 @@ from accounts.services import id_token_authorize
 from stations.domain import (
     ConnectorStatus,
     MeterReading,
-    MeterSampleData,
     RegistrationStatus,
     StationInfo,
     StopReason,
 )
-from stations.ocpp.base import ProtocolAdapter, format_timestamp, parse_timestamp
+from stations.ocpp.base import ProtocolAdapter, format_timestamp, meter_sample, parse_timestamp
 from stations.ocpp.framing import ErrorKind
 from stations.services import registry, sessions
 
@@ -108,15 +107,7 @@ def meter_reading(meter_values: list[dict[str, Any]]) -> MeterReading:
             if not value.is_finite():
                 continue
             reading.samples.append(
-                MeterSampleData(
-                    sampled_at=sampled_at,
-                    value=value,
-                    measurand=sampled.get("measurand", "Energy.Active.Import.Register"),
-                    unit=unit.get("unit", "Wh"),
-                    phase=sampled.get("phase", ""),
-                    context=sampled.get("context", "Sample.Periodic"),
-                    location=sampled.get("location", ""),
-                )
+                meter_sample(sampled, sampled_at=sampled_at, value=value, unit=unit.get("unit", "Wh"))
             )
     return reading
 
