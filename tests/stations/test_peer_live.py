@@ -14,16 +14,17 @@ from tests.factories import STATION_PASSWORD, IdTokenFactory, StationFactory
 pytestmark = [pytest.mark.live, pytest.mark.peers, pytest.mark.django_db(transaction=True)]
 
 
-def test_a_schema_validating_peer_runs_a_whole_session_without_a_violation(gateway):
+@pytest.mark.parametrize(("script", "version"), [("charger16.js", "ocpp1.6"), ("charger201.js", "ocpp2.0.1")])
+def test_a_schema_validating_peer_runs_a_whole_session_without_a_violation(gateway, script, version):
     station = StationFactory()
     IdTokenFactory(id_tag="PEER-TAG")
     run = subprocess.run(
-        ["node", str(PEERS / "charger16.js"), gateway.url, station.identity, STATION_PASSWORD, "PEER-TAG"],
+        ["node", str(PEERS / script), gateway.url, station.identity, STATION_PASSWORD, "PEER-TAG"],
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert run.returncode == 0, run.stdout + run.stderr
-    assert 'negotiated "ocpp1.6"' in run.stdout
+    assert f'negotiated "{version}"' in run.stdout
     session = ChargingSession.objects.get(station=station, started_at__isnull=False)
     assert (session.meter_start_wh, session.meter_stop_wh, session.energy_wh) == (2000, 3500, 1500)
