@@ -26,6 +26,8 @@ from stations.ocpp.commands import station_call_async
 
 # Until a charger has connected its version is unknown; station_call then reports it offline.
 DEFAULT_PROTOCOL = "ocpp1.6"
+# Versions whose commands are another's (2.1 kept 2.0.1's).
+COMMANDS_OF_VERSION = {"ocpp2.1": "ocpp2.0.1"}
 # Answers that mean the charger did what it was asked; any other `status` is shown as a warning.
 DONE_STATUSES = frozenset({"Accepted", "Unlocked"})
 
@@ -211,7 +213,8 @@ class Command:
 
     def payloads(self, station: Station, data: dict[str, Any]) -> Payloads | None:
         """Return the calls for this charger, or None when its OCPP version lacks the command."""
-        builder = self.builders.get(station.protocol or DEFAULT_PROTOCOL)
+        protocol = station.protocol or DEFAULT_PROTOCOL
+        builder = self.builders.get(COMMANDS_OF_VERSION.get(protocol, protocol))
         return None if builder is None else builder(station, data)
 
 

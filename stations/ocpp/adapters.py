@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from stations.ocpp.base import ProtocolAdapter
 from stations.ocpp.v16 import Ocpp16
-from stations.ocpp.v201 import Ocpp201
+from stations.ocpp.v201 import Ocpp21, Ocpp201
 
-ADAPTERS: dict[str, type[ProtocolAdapter]] = {adapter.subprotocol: adapter for adapter in (Ocpp201, Ocpp16)}
+ADAPTERS: dict[str, type[ProtocolAdapter]] = {
+    adapter.subprotocol: adapter for adapter in (Ocpp21, Ocpp201, Ocpp16)
+}
 
 
 def adapter_for(offered: list[str]) -> type[ProtocolAdapter] | None:

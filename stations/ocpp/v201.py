@@ -1,4 +1,4 @@
-"""OCPP 2.0.1: charger messages mapped onto the same domain services as 1.6, and back.
+"""OCPP 2.0.1 (and 2.1): charger messages mapped onto the same domain services as 1.6, and back.
 
 Where 1.6 has Start/StopTransaction, 2.0.1 has TransactionEvent (Started / Updated / Ended) with the
 charger's own string transaction id, kept as sent. Every event first makes sure the session exists
@@ -219,7 +219,9 @@ class Ocpp201(ProtocolAdapter):
                 external_id=external_id,
                 meter_stop_wh=reading.energy_register_wh(),
                 stopped_at=at,
-                reason=STOP_REASON_201[info.get("stoppedReason", "Local")],
+                reason=STOP_REASON_201.get(
+                    info.get("stoppedReason", "Local"), StopReason.OTHER
+                ),  # 2.1 has more
                 reading=reading,
             )
             self.sessions_known.clear()  # the EVSE's next readings belong to no session, or a new one
@@ -252,3 +254,11 @@ class Ocpp201(ProtocolAdapter):
 
     def data_transfer(self, p: dict[str, Any]) -> dict[str, Any]:
         return {"status": "UnknownVendorId"}
+
+
+class Ocpp21(Ocpp201):
+    """OCPP 2.1 keeps 2.0.1's messages (with optional additions) and validates against its own schemas;
+    its new messages (bidirectional power, tariffs on the charger, ...) are answered NotImplemented."""
+
+    subprotocol = "ocpp2.1"
+    schema_version = "2.1"

@@ -50,6 +50,26 @@ def test_the_newest_version_both_speak_is_chosen_and_stored(gateway, station, of
     assert station.protocol == "ocpp2.0.1"
 
 
+def test_2_1_is_preferred_when_offered_and_runs_the_same_session(gateway, station):
+    IdTokenFactory(id_tag=TAG)
+    offered = ("ocpp1.6", "ocpp2.0.1", "ocpp2.1")
+    with gateway.client(station.identity, STATION_PASSWORD, subprotocols=offered) as client:
+        assert client.subprotocol == "ocpp2.1"
+        assert (
+            client.result("BootNotification", load_payload("v201", "boot_notification"))["status"]
+            == "Accepted"
+        )
+        assert client.result("TransactionEvent", event("started")) == {"idTokenInfo": {"status": "Accepted"}}
+        client.result("TransactionEvent", event("updated"))
+        ended = event("ended")
+        ended["transactionInfo"]["stoppedReason"] = "ReqEnergyTransferRejected"  # new in 2.1
+        assert client.result("TransactionEvent", ended) == {}
+    station.refresh_from_db()
+    assert station.protocol == "ocpp2.1"
+    session = ChargingSession.objects.get()
+    assert (session.external_id, session.energy_wh, session.stop_reason) == (TX, 5500, StopReason.OTHER)
+
+
 def test_boot_records_what_the_station_says_about_itself(client, station):
     station.refresh_from_db()
     assert (
