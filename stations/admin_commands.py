@@ -284,6 +284,17 @@ COMMANDS: dict[str, Command] = {
         },
         result_template="admin/stations/station/configuration_result.html",
     ),
+    "device_model": Command(
+        "Read the device model",
+        ConfirmForm,
+        {
+            # The station answers Accepted, then sends its components and variables in NotifyReport
+            # messages, which fill the admin's device model list.
+            "ocpp2.0.1": lambda s, d: [
+                ("GetBaseReport", {"requestId": secrets.randbelow(2**31), "reportBase": "FullInventory"})
+            ],
+        },
+    ),
     "trigger": Command(
         "Trigger a message",
         TriggerForm,

@@ -110,3 +110,21 @@ class MeterReading:
                 factor = 1000 if sample.unit.lower() == "kwh" else 1
                 return int(sample.value * factor)
         return None
+
+
+@dataclass(frozen=True)
+class DeviceVariableData:
+    """One reported attribute of the device model (2.0.1 NotifyReport)."""
+
+    component: str
+    variable: str
+    attribute_type: str = "Actual"
+    value: str = ""
+    component_instance: str = ""
+    variable_instance: str = ""
+    evse_id: int = 0
+    connector_id: int = 0
+    mutability: str = ""
+    data_type: str = ""
+    unit: str = ""
+    values_list: str = ""

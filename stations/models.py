@@ -255,3 +255,45 @@ class OutgoingCall(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} → {self.station.identity} ({self.status})"
+
+
+class DeviceVariable(models.Model):
+    """One attribute of one variable of a station's 2.0.1 device model, as its last report gave it.
+
+    Numbers absent from the report are 0 and names "", not NULL, so that the unique key holds."""
+
+    station = models.ForeignKey(Station, on_delete=models.CASCADE, related_name="device_variables")
+    component = models.CharField(max_length=50)
+    component_instance = models.CharField(max_length=50, blank=True)
+    evse_id = models.PositiveIntegerField(default=0, help_text="0: the station as a whole.")
+    connector_id = models.PositiveIntegerField(default=0)
+    variable = models.CharField(max_length=50)
+    variable_instance = models.CharField(max_length=50, blank=True)
+    attribute_type = models.CharField(max_length=8, default="Actual")
+    value = models.CharField(max_length=2500, blank=True)
+    mutability = models.CharField(max_length=10, blank=True)
+    data_type = models.CharField(max_length=20, blank=True)
+    unit = models.CharField(max_length=16, blank=True)
+    values_list = models.CharField(max_length=1000, blank=True)
+    reported_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["station", "component", "evse_id", "connector_id", "variable", "attribute_type"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    "station",
+                    "component",
+                    "component_instance",
+                    "evse_id",
+                    "connector_id",
+                    "variable",
+                    "variable_instance",
+                    "attribute_type",
+                ],
+                name="device_variable_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.component}.{self.variable} ({self.attribute_type})"

@@ -29,7 +29,16 @@ from stations.admin.display import (
 )
 from stations.credentials import password_validate
 from stations.domain import RegistrationStatus
-from stations.models import ChargingSession, Connector, Frame, OutgoingCall, Site, Station, StatusChange
+from stations.models import (
+    ChargingSession,
+    Connector,
+    DeviceVariable,
+    Frame,
+    OutgoingCall,
+    Site,
+    Station,
+    StatusChange,
+)
 from stations.services import registry
 
 LEVELS = {"success": messages.SUCCESS, "warning": messages.WARNING, "error": messages.ERROR}
@@ -245,10 +254,12 @@ class StationAdmin(admin.ModelAdmin):
     @admin.display(description="journal")
     def journal(self, station: Station) -> SafeString:
         return format_html(
-            '<a href="{}">OCPP frames of {}</a> · <a href="{}">status history</a>',
+            '<a href="{}">OCPP frames of {}</a> · <a href="{}">status history</a>'
+            ' · <a href="{}">device model</a>',
             changelist_url(Frame, identity=station.identity),
             station.identity,
             changelist_url(StatusChange, station__id__exact=station.pk),
+            changelist_url(DeviceVariable, station__id__exact=station.pk),
         )
 
     @admin.display(description="recent sessions")

@@ -16,7 +16,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from stations.admin.display import CSS, changelist_url, chip, pretty_json
-from stations.models import Direction, Frame, OutgoingCall, StatusChange
+from stations.models import DeviceVariable, Direction, Frame, OutgoingCall, StatusChange
 from stations.ocpp.adapters import ADAPTERS
 
 OCPP_ACTIONS = sorted(
@@ -271,3 +271,37 @@ class OutgoingCallAdmin(ReadOnlyAdmin):
         return format_html(
             '<a href="{}">CALL and answer in the journal</a>', changelist_url(Frame, unique_id=call.unique_id)
         )
+
+
+@admin.register(DeviceVariable)
+class DeviceVariableAdmin(ReadOnlyAdmin):
+    """The components and variables 2.0.1 stations report (NotifyReport, after "Read the device model")."""
+
+    list_display = [
+        "station",
+        "component_name",
+        "evse",
+        "variable_name",
+        "attribute_type",
+        "value",
+        "mutability",
+        "unit",
+        "reported_at",
+    ]
+    list_filter = ["station", "component", "attribute_type", "mutability"]
+    search_fields = ["station__identity", "component", "variable", "value"]
+    list_select_related = ["station"]
+
+    @admin.display(description="component", ordering="component")
+    def component_name(self, row: DeviceVariable) -> str:
+        return f"{row.component}[{row.component_instance}]" if row.component_instance else row.component
+
+    @admin.display(description="EVSE / connector", ordering="evse_id")
+    def evse(self, row: DeviceVariable) -> str:
+        if not row.evse_id:
+            return "station"
+        return f"{row.evse_id}/{row.connector_id}" if row.connector_id else str(row.evse_id)
+
+    @admin.display(description="variable", ordering="variable")
+    def variable_name(self, row: DeviceVariable) -> str:
+        return f"{row.variable}[{row.variable_instance}]" if row.variable_instance else row.variable

@@ -16,6 +16,7 @@ from accounts.domain import Authorization, AuthorizationStatus
 from accounts.services import id_token_authorize
 from stations.domain import (
     ConnectorStatus,
+    DeviceVariableData,
     MeterReading,
     RegistrationStatus,
     StationInfo,
@@ -24,6 +25,7 @@ from stations.domain import (
 from stations.ocpp.base import ProtocolAdapter, format_timestamp, meter_sample, parse_timestamp
 from stations.ocpp.framing import ErrorKind
 from stations.services import registry, sessions
+from stations.services.device_model import device_model_report
 
 STATUS_201 = {
     "Available": ConnectorStatus.AVAILABLE,
@@ -112,6 +114,30 @@ def meter_reading(meter_values: list[dict[str, Any]]) -> MeterReading:
     return reading
 
 
+def device_variables(report: dict[str, Any]) -> list[DeviceVariableData]:
+    """One reportData entry: a component's variable with one or more attributes (Actual, Target, ...)."""
+    component, variable = report["component"], report["variable"]
+    evse = component.get("evse", {})
+    characteristics = report.get("variableCharacteristics", {})
+    return [
+        DeviceVariableData(
+            component=component["name"],
+            component_instance=component.get("instance", ""),
+            evse_id=evse.get("id", 0),
+            connector_id=evse.get("connectorId", 0),
+            variable=variable["name"],
+            variable_instance=variable.get("instance", ""),
+            attribute_type=attribute.get("type", "Actual"),
+            value=attribute.get("value", ""),
+            mutability=attribute.get("mutability", "ReadWrite"),
+            data_type=characteristics.get("dataType", ""),
+            unit=characteristics.get("unit", ""),
+            values_list=characteristics.get("valuesList", ""),
+        )
+        for attribute in report["variableAttribute"]
+    ]
+
+
 class Ocpp201(ProtocolAdapter):
     subprotocol = "ocpp2.0.1"
     schema_version = "2.0.1"
@@ -123,7 +149,7 @@ class Ocpp201(ProtocolAdapter):
         "Authorize": "authorize",
         "TransactionEvent": "transaction_event",
         "MeterValues": "meter_values",
-        "NotifyReport": "acknowledge",
+        "NotifyReport": "notify_report",
         "NotifyEvent": "acknowledge",
         "SecurityEventNotification": "acknowledge",
         "FirmwareStatusNotification": "firmware_status_notification",
@@ -241,8 +267,16 @@ class Ocpp201(ProtocolAdapter):
         )
         return {}
 
+    def notify_report(self, p: dict[str, Any]) -> dict[str, Any]:
+        device_model_report(
+            station_id=self.station_id,
+            entries=[entry for report in p.get("reportData", []) for entry in device_variables(report)],
+            reported_at=parse_timestamp(p["generatedAt"], "generatedAt"),
+        )
+        return {}
+
     def acknowledge(self, p: dict[str, Any]) -> dict[str, Any]:
-        return {}  # kept in the journal; the device model and alerts read them from there later
+        return {}  # kept in the journal; alerts (NotifyEvent, security events) read them from there later
 
     def firmware_status_notification(self, p: dict[str, Any]) -> dict[str, Any]:
         registry.station_report_update(station_id=self.station_id, firmware_status=p["status"])

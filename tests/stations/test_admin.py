@@ -21,6 +21,7 @@ from stations.domain import CallStatus, ConnectorStatus, RegistrationStatus
 from stations.models import (
     ChargingSession,
     Connector,
+    DeviceVariable,
     Frame,
     MeterSample,
     OutgoingCall,
@@ -485,6 +486,34 @@ def test_the_201_payloads_keep_the_command_names_and_pass_the_schema(name, data,
     assert built == expected
     for action, payload in built:
         Ocpp201.encode_call("schema-check", action, payload)
+
+
+@pytest.mark.django_db
+def test_reading_the_device_model_asks_for_a_full_inventory_and_the_admin_lists_it(admin_client):
+    station = StationFactory(protocol="ocpp2.0.1")
+    [(action, payload)] = payloads("device_model", station, {})
+    assert action == "GetBaseReport" and payload["reportBase"] == "FullInventory"
+    Ocpp201.encode_call("schema-check", action, payload)
+    other = StationFactory()
+    for owner, value in ((station, "271828"), (other, "314159")):
+        DeviceVariable.objects.create(
+            station=owner,
+            component="OCPPCommCtrlr",
+            variable="HeartbeatInterval",
+            value=value,
+            reported_at=timezone.now(),
+        )
+    page = admin_client.get(
+        reverse("admin:stations_devicevariable_changelist"), {"station__id__exact": station.pk}
+    )
+    assert page.status_code == 200
+    assert (
+        b"HeartbeatInterval" in page.content and b"271828" in page.content and b"314159" not in page.content
+    )
+    assert (
+        reverse("admin:stations_devicevariable_changelist").encode()
+        in admin_client.get(reverse("admin:stations_station_change", args=[station.pk])).content
+    )
 
 
 @pytest.mark.django_db

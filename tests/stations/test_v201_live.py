@@ -198,3 +198,46 @@ def test_a_mixed_site_lists_sessions_of_both_versions_alike(gateway):
             6500,
             5500,
         )
+
+
+def report_data(heartbeat_interval: str) -> list[dict]:
+    return [
+        {
+            "component": {"name": "OCPPCommCtrlr"},
+            "variable": {"name": "HeartbeatInterval"},
+            "variableAttribute": [{"type": "Actual", "value": heartbeat_interval, "mutability": "ReadWrite"}],
+            "variableCharacteristics": {"dataType": "integer", "unit": "s", "supportsMonitoring": False},
+        },
+        {
+            "component": {"name": "Connector", "evse": {"id": 1, "connectorId": 1}},
+            "variable": {"name": "ConnectorType"},
+            "variableAttribute": [{"value": "cType2", "mutability": "ReadOnly"}],
+            "variableCharacteristics": {"dataType": "string", "supportsMonitoring": False},
+        },
+    ]
+
+
+def test_a_device_model_report_in_parts_is_stored_and_a_later_one_updates_it(client, station):
+    now = "2026-11-25T10:00:00Z"
+    first, second = report_data("300")
+    part = {"requestId": 7, "generatedAt": now, "seqNo": 0, "tbc": True, "reportData": [first]}
+    assert client.result("NotifyReport", part) == {}
+    assert client.result("NotifyReport", {**part, "seqNo": 1, "tbc": False, "reportData": [second]}) == {}
+    later = {
+        "requestId": 8,
+        "generatedAt": "2026-11-25T11:00:00Z",
+        "seqNo": 0,
+        "reportData": report_data("60"),
+    }
+    assert client.result("NotifyReport", later) == {}
+
+    rows = {(v.component, v.evse_id, v.connector_id, v.variable): v for v in station.device_variables.all()}
+    assert set(rows) == {("OCPPCommCtrlr", 0, 0, "HeartbeatInterval"), ("Connector", 1, 1, "ConnectorType")}
+    heartbeat = rows[("OCPPCommCtrlr", 0, 0, "HeartbeatInterval")]
+    assert (heartbeat.value, heartbeat.mutability, heartbeat.data_type, heartbeat.unit) == (
+        "60",
+        "ReadWrite",
+        "integer",
+        "s",
+    )
+    assert rows[("Connector", 1, 1, "ConnectorType")].value == "cType2"
