@@ -1,4 +1,4 @@
-"""A simulated OCPP 1.6J charger: connect, boot, heartbeat, report status, run sessions, reconnect."""
+"""A simulated OCPP charger (1.6J or 2.0.1): connect, boot, heartbeat, report status, run sessions."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import asyncio
 import base64
 import logging
 import random
-import zlib
 from collections.abc import Callable, Coroutine
 from contextlib import AbstractAsyncContextManager, suppress
 from dataclasses import dataclass
@@ -17,9 +16,10 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.typing import Subprotocol
 
-from stations.simulator import handlers
+from stations.simulator import handlers, handlers201
 from stations.simulator.configuration import Configuration
 from stations.simulator.connector import Connector
+from stations.simulator.dialects import FIRMWARE, VENDOR, dialect_for
 from stations.simulator.drivers import Stats, TagPool
 from stations.simulator.link import (
     Answer,
@@ -30,12 +30,10 @@ from stations.simulator.link import (
     Offline,
     Socket,
 )
-from stations.simulator.meter import Meter, timestamp
+from stations.simulator.meter import Meter
 
 logger = logging.getLogger("stations.simulator")
 
-VENDOR, MODEL, FIRMWARE = "CSMS-Sim", "Virtual AC 22", "1.0.0"
-SUBPROTOCOL = "ocpp1.6"
 # Used when the CSMS answers a boot with interval 0, which leaves the choice to the charger.
 DEFAULT_INTERVAL_S = 60
 MAX_BACKOFF_S = 60.0
@@ -57,17 +55,20 @@ class ChargerOptions:
     session_every_s: float = 120.0  # mean idle time of a connector between sessions
     session_length_s: float = 600.0  # mean session length
     call_timeout_s: float = 30.0
-    strict: bool = False  # check every payload both ways against the 1.6 schemas
+    strict: bool = False  # check every payload both ways against the schemas of its version
+    ocpp: str = "1.6"  # or "2.0.1"
 
 
-def websocket_opener(url: str, identity: str, password: str, ping_interval_s: float | None) -> Opener:
-    """Open a real WebSocket with HTTP Basic auth (security profile 1) and the ocpp1.6 subprotocol."""
+def websocket_opener(
+    url: str, identity: str, password: str, ping_interval_s: float | None, subprotocol: str = "ocpp1.6"
+) -> Opener:
+    """Open a real WebSocket with HTTP Basic auth (security profile 1) offering one subprotocol."""
     token = base64.b64encode(f"{identity}:{password}".encode()).decode()
 
     def opener() -> AbstractAsyncContextManager[Socket]:
         return connect(  # type: ignore[return-value]
             f"{url.rstrip('/')}/{quote(identity, safe='')}",
-            subprotocols=[Subprotocol(SUBPROTOCOL)],
+            subprotocols=[Subprotocol(subprotocol)],
             additional_headers={"Authorization": f"Basic {token}"},
             compression=None,
             proxy=None,
@@ -99,8 +100,13 @@ class SimulatedCharger:
             heartbeat_interval_s=DEFAULT_INTERVAL_S,
             meter_interval_s=options.meter_interval_s,
         )
+        self.dialect = dialect_for(options.ocpp)
         self.opener = opener or websocket_opener(
-            options.url, identity, options.password, self.config.integer("WebSocketPingInterval") or None
+            options.url,
+            identity,
+            options.password,
+            self.config.integer("WebSocketPingInterval") or None,
+            self.dialect.subprotocol,
         )
         self.connectors = {
             n: Connector(self, n, Meter.installed(self.rng)) for n in range(1, options.connectors + 1)
@@ -196,8 +202,9 @@ class SimulatedCharger:
             connector.idle.set()
 
     async def _connected(self, socket: Socket) -> None:
-        if getattr(socket, "subprotocol", SUBPROTOCOL) != SUBPROTOCOL:
-            self.log.error("the CSMS did not accept the %s subprotocol", SUBPROTOCOL)
+        subprotocol = self.dialect.subprotocol
+        if getattr(socket, "subprotocol", subprotocol) != subprotocol:
+            self.log.error("the CSMS did not accept the %s subprotocol", subprotocol)
             return
         self.stats.connections += 1
         self.log.info("connected to %s", self.options.url)
@@ -209,6 +216,7 @@ class SimulatedCharger:
             log=self.log,
             strict=self.options.strict,
             on_protocol_error=self.stats.protocol_error,
+            version=self.dialect.version,
         )
         self.link = link
         watched = [
@@ -254,15 +262,7 @@ class SimulatedCharger:
         self._boot_now.set()
 
     def boot_payload(self) -> dict[str, Any]:
-        serial = f"VAC22-{zlib.crc32(self.identity.encode()):08X}"
-        return {
-            "chargePointVendor": VENDOR,
-            "chargePointModel": MODEL,
-            "chargePointSerialNumber": serial,
-            "firmwareVersion": FIRMWARE,
-            "meterType": "Virtual AC meter",
-            "meterSerialNumber": f"M-{serial}",
-        }
+        return self.dialect.boot_payload(self.identity)
 
     def apply_boot(self, answer: dict[str, Any]) -> bool:
         """Take the CSMS's registration status and interval; tell whether the charger is accepted."""
@@ -318,12 +318,9 @@ class SimulatedCharger:
                 if connector_id
                 else ("Available" if self.operative else "Unavailable")
             )
-        payload = {
-            "connectorId": connector_id,
-            "errorCode": "NoError",
-            "status": status,
-            "timestamp": timestamp(),
-        }
+        payload = self.dialect.status_payload(connector_id, status)
+        if payload is None:
+            return
         try:
             await self.call("StatusNotification", payload)
         except (Offline, LinkClosed, CallTimeout):
@@ -332,7 +329,8 @@ class SimulatedCharger:
             self.log.debug("connector %d: %s", connector_id, status)
 
     async def _answer(self, action: str, payload: dict[str, Any]) -> Answer:
-        answer = await handlers.answer(self, action, payload)
+        table = handlers201.HANDLERS if self.dialect.version == "2.0.1" else handlers.HANDLERS
+        answer = await handlers.answer(self, action, payload, table)
         self.stats.calls_answered += 1
         self.log.info("answered %s %s: %s", action, payload, answer.payload)
         return answer

@@ -1,5 +1,5 @@
-"""One connector's life: idle, a driver arrives, Preparing, Authorize, StartTransaction, Charging with
-MeterValues, StopTransaction, Finishing, Available again."""
+"""One connector's life: idle, a driver arrives, Preparing, Authorize, the transaction starts, Charging with
+meter values, the transaction ends, Finishing, Available again (the charger's dialect words each message)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ class Connector:
         self.inoperative_scheduled = False  # ChangeAvailability answered Scheduled: applies after the session
         self.busy = False  # from Preparing until the plug is free again
         self.claimed_by: str | None = None  # idTag of an accepted RemoteStartTransaction not yet begun
-        self.transaction_id: int | None = None
+        self.transaction_id: int | str | None = None  # ours (1.6) or the charger's (2.0.1)
         self.id_tag: str | None = None
         self.idle = asyncio.Event()
         self.idle.set()
@@ -114,27 +114,17 @@ class Connector:
         charger, n = self.charger, self.connector_id
         await self.report("Preparing")
         if not remote or charger.config.flag("AuthorizeRemoteTxRequests"):
-            info = (await charger.call("Authorize", {"idTag": id_tag}, persistent=True))["idTagInfo"]
-            if info["status"] != "Accepted":
-                charger.log.info("connector %d: %s not authorized (%s)", n, id_tag, info["status"])
+            authorized = await charger.dialect.authorize(charger, id_tag)
+            if authorized != "Accepted":
+                charger.log.info("connector %d: %s not authorized (%s)", n, id_tag, authorized)
                 charger.stats.refused += 1
                 await self.report("Available")
                 return
         begin = self.meter.meter_value(charger.config.csl("StopTxnSampledData"), "Transaction.Begin")
         meter_start_wh = self.meter.register_wh
-        started = await charger.call(
-            "StartTransaction",
-            {
-                "connectorId": n,
-                "idTag": id_tag,
-                "meterStart": meter_start_wh,
-                "timestamp": begin["timestamp"],
-            },
-            persistent=True,
-        )
-        self.transaction_id, self.id_tag = started["transactionId"], id_tag
+        transaction_id, status = await charger.dialect.start(self, id_tag, begin)
+        self.transaction_id, self.id_tag = transaction_id, id_tag
         charger.stats.sessions_started += 1
-        status = started["idTagInfo"]["status"]
         charger.log.info(
             "connector %d: transaction %s started for %s%s (%s)",
             n,
@@ -193,29 +183,11 @@ class Connector:
                     await self.report("SuspendedEV")  # the battery is full
 
     async def send_meter_values(self, context: str) -> None:
-        payload: dict[str, Any] = {
-            "connectorId": self.connector_id,
-            "meterValue": [
-                self.meter.meter_value(self.charger.config.csl("MeterValuesSampledData"), context)
-            ],
-        }
-        if self.transaction_id is not None:
-            payload["transactionId"] = self.transaction_id
-        # Periodic samples of a transaction are transaction messages: kept and resent after a reconnect.
-        await self.charger.call("MeterValues", payload, persistent=self.transaction_id is not None)
+        meter_value = self.meter.meter_value(self.charger.config.csl("MeterValuesSampledData"), context)
+        await self.charger.dialect.meter_values(self, meter_value)
         self.charger.stats.meter_values += 1
 
     async def _stop_transaction(self, reason: str, begin: dict[str, Any]) -> int:
         end = self.meter.meter_value(self.charger.config.csl("StopTxnSampledData"), "Transaction.End")
-        meter_stop_wh = self.meter.register_wh
-        payload: dict[str, Any] = {
-            "transactionId": self.transaction_id,
-            "meterStop": meter_stop_wh,
-            "timestamp": end["timestamp"],
-            "reason": reason,
-            "transactionData": [begin, end],
-        }
-        if reason == "Local" and self.id_tag:
-            payload["idTag"] = self.id_tag  # the driver presented the card again to stop
-        await self.charger.call("StopTransaction", payload, persistent=True)
-        return meter_stop_wh
+        await self.charger.dialect.stop(self, reason, begin, end)
+        return self.meter.register_wh

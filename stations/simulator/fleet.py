@@ -6,7 +6,7 @@ import asyncio
 import logging
 import random
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from stations.simulator.charger import ChargerOptions, SimulatedCharger
 from stations.simulator.drivers import Stats, TagPool
@@ -23,6 +23,8 @@ class FleetOptions:
     duration_s: float | None = None  # None: until stopped
     start_rate_per_s: float = 20.0  # chargers connecting per second, as after a power cut
     seed: int | None = None
+    # OCPP versions the chargers speak, in turn: ("1.6", "2.0.1") makes a mixed site.
+    versions: tuple[str, ...] = ("1.6",)
 
     def identities(self) -> list[str]:
         return [f"{self.prefix}{i:03d}" for i in range(1, self.chargers + 1)]
@@ -39,12 +41,12 @@ async def fleet_run(
     chargers = [
         SimulatedCharger(
             identity,
-            options.charger,
+            replace(options.charger, ocpp=options.versions[n % len(options.versions)]),
             tags=tags,
             stats=stats,
             rng=random.Random(f"{identity}:{seeds.random()}" if options.seed is not None else None),
         )
-        for identity in options.identities()
+        for n, identity in enumerate(options.identities())
     ]
     logger.info("simulating %d chargers against %s", len(chargers), options.charger.url)
     tasks: list[asyncio.Task[None]] = []

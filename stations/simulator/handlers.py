@@ -1,4 +1,4 @@
-"""Answers to CSMS-initiated calls, as OCPP 1.6 section 5 asks of a charge point."""
+"""Answers to CSMS-initiated calls, as OCPP 1.6 section 5 asks of a charge point (handlers201.py: 2.0.1)."""
 
 from __future__ import annotations
 
@@ -143,7 +143,8 @@ async def _send_meter_values(charger: SimulatedCharger, connector_id: int | None
 
 
 async def _send_diagnostics_status(charger: SimulatedCharger, connector_id: int | None) -> None:
-    await charger.call("DiagnosticsStatusNotification", {"status": charger.diagnostics_status})
+    action = "LogStatusNotification" if charger.dialect.version != "1.6" else "DiagnosticsStatusNotification"
+    await charger.call(action, {"status": charger.diagnostics_status})
 
 
 async def _send_firmware_status(charger: SimulatedCharger, connector_id: int | None) -> None:
@@ -174,7 +175,7 @@ def get_diagnostics(charger: SimulatedCharger, p: dict[str, Any]) -> Answer:
     file_name = f"{charger.identity}-diagnostics.log"
 
     async def upload() -> None:  # pretend: nothing is sent to p["location"]
-        await _progress(
+        await progress(
             charger, "DiagnosticsStatusNotification", "diagnostics_status", ["Uploading", "Uploaded"]
         )
 
@@ -191,16 +192,22 @@ def update_firmware(charger: SimulatedCharger, p: dict[str, Any]) -> Answer:
             retrieve_at = retrieve_at.replace(tzinfo=UTC)
         await asyncio.sleep(max((retrieve_at - datetime.now(UTC)).total_seconds(), 0))
         steps = ["Downloading", "Downloaded", "Installing", "Installed"]
-        await _progress(charger, "FirmwareStatusNotification", "firmware_status", steps)
+        await progress(charger, "FirmwareStatusNotification", "firmware_status", steps)
 
     return Answer({}, then=install)
 
 
-async def _progress(charger: SimulatedCharger, action: str, attribute: str, steps: list[str]) -> None:
+async def progress(
+    charger: SimulatedCharger, action: str, attribute: str, steps: list[str], request_id: int | None = None
+) -> None:
+    """Report the steps of a pretend upload or update (2.0.1 names the request they belong to)."""
     for status in steps:
         setattr(charger, attribute, status)
+        payload: dict[str, Any] = {"status": status}
+        if request_id is not None:
+            payload["requestId"] = request_id
         try:
-            await charger.call(action, {"status": status})
+            await charger.call(action, payload)
         except Exception as error:  # an offline charger simply does not report progress
             charger.log.warning("%s %s not sent: %r", action, status, error)
         await asyncio.sleep(STEP_S)
@@ -223,11 +230,13 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
-async def answer(charger: SimulatedCharger, action: str, payload: dict[str, Any]) -> Answer:
-    """Answer one CSMS call, or raise Refusal for a CALLERROR."""
-    handler = HANDLERS.get(action)
+async def answer(
+    charger: SimulatedCharger, action: str, payload: dict[str, Any], table: dict[str, Handler] = HANDLERS
+) -> Answer:
+    """Answer one CSMS call with the handlers of the charger's version, or raise Refusal for a CALLERROR."""
+    handler = table.get(action)
     if handler is None:
-        if schemas.known(action):  # OCPP-J: NotSupported is "recognized but not supported"
+        if schemas.known(action, charger.dialect.version):  # OCPP-J: "recognized but not supported"
             raise Refusal("NotSupported", f"{action} is not supported by this charger.")
         raise Refusal("NotImplemented", f"Unknown action {action!r}.")
     return handler(charger, payload)

@@ -78,9 +78,10 @@ class OcppLink:
         log: logging.LoggerAdapter[logging.Logger],
         strict: bool = False,
         on_protocol_error: Callable[[str], None] | None = None,
+        version: str = "1.6",
     ) -> None:
         self.socket, self.handle, self.spawn, self.timeout_s = socket, handle, spawn, timeout_s
-        self.log, self.strict = log, strict
+        self.log, self.strict, self.version = log, strict, version
         self.on_protocol_error = on_protocol_error or (lambda message: None)
         self.closed = False
         self._lock = asyncio.Lock()  # OCPP-J: at most one CALL in flight per direction
@@ -154,9 +155,12 @@ class OcppLink:
     async def _answer(self, unique_id: str, action: Any, payload: Any) -> None:
         try:
             if not isinstance(action, str) or not isinstance(payload, dict):
-                raise Refusal("FormationViolation", "A CALL is [2, id, action, {payload}].")
+                raise Refusal(
+                    schemas.code("additionalProperties", self.version),
+                    "A CALL is [2, id, action, {payload}].",
+                )
             self.log.debug("<- %s %s", action, payload)
-            violation = schemas.violation(CALL, action, payload)
+            violation = schemas.violation(CALL, action, payload, self.version)
             if violation is not None:
                 raise Refusal(*violation)
             try:
@@ -179,9 +183,9 @@ class OcppLink:
             self.spawn(answer.then())
 
     def _check(self, message_type: int, action: str, payload: Any, direction: str) -> None:
-        violation = schemas.violation(message_type, action, payload)
+        violation = schemas.violation(message_type, action, payload, self.version)
         if violation is not None:
             kind = "call" if message_type == CALL else "result"
-            message = f"{direction} {action} {kind} breaks the OCPP 1.6 schema: {violation[1]}"
+            message = f"{direction} {action} {kind} breaks the OCPP {self.version} schema: {violation[1]}"
             self.log.error("%s", message)
             self.on_protocol_error(message)

@@ -1,4 +1,4 @@
-"""OCPP 1.6 payload checks against the official OCA schemas that the `ocpp` package ships."""
+"""OCPP 1.6 and 2.0.1 payload checks against the official OCA schemas that the `ocpp` package ships."""
 
 from __future__ import annotations
 
@@ -23,22 +23,37 @@ _CODES = {
 }
 
 
+# 2.0.1 renamed two codes and reports a missing field as an occurrence violation.
+_CODES_201 = {
+    **_CODES,
+    "required": "OccurrenceConstraintViolation",
+    "additionalProperties": "FormatViolation",
+    "minItems": "OccurrenceConstraintViolation",
+    "maxItems": "OccurrenceConstraintViolation",
+}
+
+
+def code(keyword: str, version: str = "1.6") -> str:
+    """The error code of a schema keyword's violation, as `version` names it."""
+    return (_CODES_201 if version != "1.6" else _CODES).get(keyword, "PropertyConstraintViolation")
+
+
 @cache
-def _validator(message_type: int, action: str) -> Draft4Validator | None:
+def _validator(message_type: int, action: str, version: str = "1.6") -> Draft4Validator | None:
     try:
-        return get_validator(message_type, action, "1.6", parse_float=Decimal)
+        return get_validator(message_type, action, version, parse_float=Decimal)
     except (OSError, ValueError):
         return None
 
 
-def known(action: str) -> bool:
-    """Tell whether `action` is an OCPP 1.6 action at all."""
-    return _validator(2, action) is not None
+def known(action: str, version: str = "1.6") -> bool:
+    """Tell whether `action` is an action of this OCPP version at all."""
+    return _validator(2, action, version) is not None
 
 
-def violation(message_type: int, action: str, payload: Any) -> tuple[str, str] | None:
+def violation(message_type: int, action: str, payload: Any, version: str = "1.6") -> tuple[str, str] | None:
     """Return (error code, description) of the first schema violation, or None."""
-    validator = _validator(message_type, action)
+    validator = _validator(message_type, action, version)
     if validator is None:
         return ("NotImplemented", f"Unknown action {action!r}.") if message_type == 2 else None
     # multipleOf 0.1 (charging-schedule limits) fails on binary floats; Decimal compares exactly.
@@ -47,4 +62,4 @@ def violation(message_type: int, action: str, payload: Any) -> tuple[str, str] |
     if error is None:
         return None
     where = "/".join(str(part) for part in error.absolute_path) or "payload"
-    return _CODES.get(str(error.validator), "PropertyConstraintViolation"), f"{where}: {error.message}"[:255]
+    return code(str(error.validator), version), f"{where}: {error.message}"[:255]

@@ -1,4 +1,4 @@
-"""Run simulated OCPP 1.6J chargers against a running CSMS."""
+"""Run simulated OCPP chargers (1.6J, 2.0.1 or a mix) against a running CSMS."""
 
 from __future__ import annotations
 
@@ -12,10 +12,12 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from stations.simulator.charger import ChargerOptions
 from stations.simulator.fleet import FleetOptions, fleet_run
 
+VERSIONS = {"1.6": ("1.6",), "2.0.1": ("2.0.1",), "mixed": ("1.6", "2.0.1")}
+
 
 class Command(BaseCommand):
     help = (
-        "Connect N simulated OCPP 1.6J chargers (identities PREFIX001, PREFIX002, ...) to a running CSMS: "
+        "Connect N simulated OCPP chargers (identities PREFIX001, PREFIX002, ...) to a running CSMS: "
         "boot, heartbeats, status, charging sessions with meter values, answers to the CSMS's commands. "
         "Ctrl-C ends the running transactions and disconnects."
     )
@@ -55,7 +57,13 @@ class Command(BaseCommand):
         parser.add_argument(
             "--strict",
             action="store_true",
-            help="Check every payload, both ways, against the OCPP 1.6 JSON schemas.",
+            help="Check every payload, both ways, against the JSON schemas of the charger's OCPP version.",
+        )
+        parser.add_argument(
+            "--ocpp",
+            choices=sorted(VERSIONS),
+            default="1.6",
+            help="OCPP version of the chargers; mixed: 1.6 and 2.0.1 in turn (default 1.6).",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -71,6 +79,7 @@ class Command(BaseCommand):
             duration_s=options["duration"],
             start_rate_per_s=options["start_rate"],
             seed=options["seed"],
+            versions=VERSIONS[options["ocpp"]],
             charger=ChargerOptions(
                 url=options["url"],
                 password=options["password"],

@@ -1,0 +1,141 @@
+"""Answers of a simulated 2.0.1 charger to the CSMS's calls: 2.0.1 shapes over the 1.6 behaviour of
+handlers.py (one EVSE per connector; configuration keys as variables of the OCPPCommCtrlr component)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from stations.simulator import handlers
+from stations.simulator.link import Answer, CallTimeout, LinkClosed, Offline
+from stations.simulator.meter import timestamp
+
+if TYPE_CHECKING:
+    from stations.simulator.charger import SimulatedCharger
+
+COMPONENT = "OCPPCommCtrlr"
+# ChangeConfiguration statuses as SetVariables names them.
+SET_STATUS = {"Accepted": "Accepted", "Rejected": "Rejected", "RebootRequired": "RebootRequired"}
+
+
+def reset(charger: SimulatedCharger, p: dict[str, Any]) -> Answer:
+    return Answer(
+        {"status": "Accepted"}, then=lambda: charger.reset("Hard" if p["type"] == "Immediate" else "Soft")
+    )
+
+
+def request_start_transaction(charger: SimulatedCharger, p: dict[str, Any]) -> Answer:
+    request = {"idTag": p["idToken"]["idToken"]} | ({"connectorId": p["evseId"]} if "evseId" in p else {})
+    return handlers.remote_start_transaction(charger, request)
+
+
+def request_stop_transaction(charger: SimulatedCharger, p: dict[str, Any]) -> Answer:
+    return handlers.remote_stop_transaction(charger, p)  # same field name, the charger's own string id
+
+
+def unlock_connector(charger: SimulatedCharger, p: dict[str, Any]) -> Answer:
+    connector = charger.connectors.get(p["evseId"])
+    if connector is None or p["connectorId"] != 1:
+        return Answer({"status": "UnknownConnector"})
+    if connector.transaction_id is not None:
+        return Answer({"status": "OngoingAuthorizedTransaction"})  # 2.0.1 does not end it
+    return Answer({"status": "Unlocked"})
+
+
+def change_availability(charger: SimulatedCharger, p: dict[str, Any]) -> Answer:
+    request = {"connectorId": p.get("evse", {}).get("id", 0), "type": p["operationalStatus"]}
+    return handlers.change_availability(charger, request)
+
+
+def trigger_message(charger: SimulatedCharger, p: dict[str, Any]) -> Answer:
+    requested = p["requestedMessage"]
+    if requested == "LogStatusNotification":
+        requested = "DiagnosticsStatusNotification"
+    request = {"requestedMessage": requested} | ({"connectorId": p["evse"]["id"]} if "evse" in p else {})
+    return handlers.trigger_message(charger, request)
+
+
+def get_variables(charger: SimulatedCharger, p: dict[str, Any]) -> Answer:
+    results = []
+    for wanted in p["getVariableData"]:
+        name = wanted["variable"]["name"]
+        result = {"component": wanted["component"], "variable": wanted["variable"]}
+        if wanted["component"]["name"] == COMPONENT and name in charger.config.keys:
+            result |= {"attributeStatus": "Accepted", "attributeValue": charger.config.get(name)}
+        else:
+            result["attributeStatus"] = "UnknownVariable"
+        results.append(result)
+    return Answer({"getVariableResult": results})
+
+
+def set_variables(charger: SimulatedCharger, p: dict[str, Any]) -> Answer:
+    results = []
+    for wanted in p["setVariableData"]:
+        name = wanted["variable"]["name"]
+        status = "UnknownVariable"
+        if wanted["component"]["name"] == COMPONENT and name in charger.config.keys:
+            status = SET_STATUS[charger.config.change(name, wanted["attributeValue"])]
+            if status == "Accepted" and name == "HeartbeatInterval":
+                charger.interval_changed.set()
+        results.append(
+            {"attributeStatus": status, "component": wanted["component"], "variable": wanted["variable"]}
+        )
+    return Answer({"setVariableResult": results})
+
+
+def get_base_report(charger: SimulatedCharger, p: dict[str, Any]) -> Answer:
+    report = [
+        {
+            "component": {"name": COMPONENT},
+            "variable": {"name": name},
+            "variableAttribute": [
+                {"value": key.value, "mutability": "ReadOnly" if key.readonly else "ReadWrite"}
+            ],
+            "variableCharacteristics": {"dataType": "string", "supportsMonitoring": False},
+        }
+        for name, key in charger.config.keys.items()
+    ]
+
+    async def send() -> None:
+        payload = {"requestId": p["requestId"], "generatedAt": timestamp(), "seqNo": 0, "reportData": report}
+        try:
+            await charger.call("NotifyReport", payload)
+        except (LinkClosed, CallTimeout, Offline) as error:
+            charger.log.warning("NotifyReport not sent: %s", error)
+
+    return Answer({"status": "Accepted"}, then=send)
+
+
+def get_log(charger: SimulatedCharger, p: dict[str, Any]) -> Answer:
+    async def upload() -> None:  # pretend: nothing is sent to p["log"]["remoteLocation"]
+        await handlers.progress(
+            charger, "LogStatusNotification", "diagnostics_status", ["Uploading", "Uploaded"], p["requestId"]
+        )
+
+    return Answer({"status": "Accepted", "filename": f"{charger.identity}-log.txt"}, then=upload)
+
+
+def update_firmware(charger: SimulatedCharger, p: dict[str, Any]) -> Answer:
+    async def install() -> None:  # pretend: nothing is fetched; the version stays
+        steps = ["Downloading", "Downloaded", "Installing", "Installed"]
+        await handlers.progress(
+            charger, "FirmwareStatusNotification", "firmware_status", steps, p["requestId"]
+        )
+
+    return Answer({"status": "Accepted"}, then=install)
+
+
+HANDLERS: dict[str, handlers.Handler] = {
+    "Reset": reset,
+    "RequestStartTransaction": request_start_transaction,
+    "RequestStopTransaction": request_stop_transaction,
+    "UnlockConnector": unlock_connector,
+    "ChangeAvailability": change_availability,
+    "TriggerMessage": trigger_message,
+    "GetVariables": get_variables,
+    "SetVariables": set_variables,
+    "GetBaseReport": get_base_report,
+    "ClearCache": handlers.clear_cache,
+    "DataTransfer": handlers.data_transfer,
+    "GetLog": get_log,
+    "UpdateFirmware": update_firmware,
+}
