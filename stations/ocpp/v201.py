@@ -236,6 +236,15 @@ class Ocpp201(ProtocolAdapter):
             external_id=external_id,
         )
         session = started.session
+        if (state := info.get("chargingState")) and session.connector is not None:
+            # 2.0.1 reports the connector as Occupied; the charging state refines it, as 1.6 reports it.
+            registry.connector_status_update(
+                station_id=self.station_id,
+                evse_id=session.connector.evse_id,
+                connector_id=session.connector.connector_id,
+                status=CHARGING_STATE_201[state],
+                occurred_at=at,
+            )
         authorization = started.authorization if is_start else None
         if id_tag and authorization is None:
             authorization = sessions.session_token_attach(session=session, id_tag=id_tag, at=at)

@@ -141,6 +141,7 @@ class Connector:
         else:
             self.meter.plug(Ev.arriving(charger.rng))
             await self.report("Charging")
+            await charger.dialect.charging_started(self)
             reason = await self._charge(time.monotonic() + charger.session_length_s())
         meter_stop_wh = await self._stop_transaction(reason, begin)
         charger.stats.sessions_stopped += 1

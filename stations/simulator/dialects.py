@@ -62,6 +62,9 @@ class Dialect16:
         started = await connector.charger.call("StartTransaction", payload, persistent=True)
         return started["transactionId"], str(started["idTagInfo"]["status"])
 
+    async def charging_started(self, connector: Connector) -> None:
+        pass  # StatusNotification Charging says it all
+
     async def meter_values(self, connector: Connector, meter_value: dict[str, Any]) -> None:
         payload: dict[str, Any] = {"connectorId": connector.connector_id, "meterValue": [meter_value]}
         if connector.transaction_id is not None:
@@ -152,6 +155,12 @@ class Dialect201:
             idToken=_id_token(id_tag),
         )
         return transaction_id, str(answer.get("idTokenInfo", {}).get("status", "Accepted"))
+
+    async def charging_started(self, connector: Connector) -> None:
+        """Energy flows: the connector stays Occupied, the transaction's charging state changes."""
+        meter_value = connector.meter.meter_value(["Energy.Active.Import.Register"], "Sample.Periodic")
+        info = {"transactionId": connector.transaction_id, "chargingState": "Charging"}
+        await self._event(connector, "Updated", "ChargingStateChanged", info, meter_value)
 
     async def meter_values(self, connector: Connector, meter_value: dict[str, Any]) -> None:
         if connector.transaction_id is None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from stations.models import ChargingSession, DeviceVariable, Frame, Station
+from stations.models import ChargingSession, DeviceVariable, Frame, Station, StatusChange
 from stations.simulator.charger import ChargerOptions, SimulatedCharger
 from stations.simulator.drivers import Stats, TagPool
 from stations.simulator.fleet import FleetOptions, fleet_run
@@ -54,6 +54,8 @@ def test_a_mixed_fleet_charges_and_both_versions_end_in_the_same_sessions(gatewa
         for session in stopped:
             assert session.authorization_status == "accepted" and session.stop_reason
             assert session.connector is not None and session.meter_start_wh is not None
+    for station in (old, new):  # the admin shows a charging connector alike for both versions
+        assert StatusChange.objects.filter(station=station, status="charging").exists(), station.identity
     for session in ChargingSession.objects.filter(station=new):
         uuid.UUID(session.external_id)  # the 2.0.1 charger's own transaction id, kept as sent
     assert not Frame.objects.filter(message_type=4).exists(), "no CallError either way"

@@ -9,7 +9,7 @@ import pytest
 
 from accounts.models import IdTokenStatus
 from stations.domain import ConnectorStatus, StopReason
-from stations.models import ChargingSession, Connector, MeterSample
+from stations.models import ChargingSession, Connector, MeterSample, StatusChange
 from tests.cli import command_output
 from tests.factories import STATION_PASSWORD, IdTokenFactory, StationFactory
 from tests.ocpp_fixtures import load_payload
@@ -109,7 +109,14 @@ def test_a_whole_transaction_ends_in_the_same_session_as_1_6(client, station):
     assert (session.meter_start_wh, session.meter_stop_wh, session.energy_wh) == (1000, 6500, 5500)
     assert session.stop_reason == StopReason.EV_DISCONNECTED
     assert session.connector == Connector.objects.get(station=station, evse_id=1, connector_id=1)
-    assert session.connector.status == ConnectorStatus.OCCUPIED
+    history = StatusChange.objects.filter(connector=session.connector).order_by("occurred_at")
+    assert [change.status for change in history] == [
+        ConnectorStatus.OCCUPIED,  # StatusNotification
+        ConnectorStatus.PREPARING,  # chargingState EVConnected
+        ConnectorStatus.CHARGING,
+        ConnectorStatus.FINISHING,  # Idle, once ended
+    ]
+    assert session.connector.status == ConnectorStatus.FINISHING
     power = MeterSample.objects.get(session=session, measurand="Power.Active.Import")
     assert power.value == 10980  # 10.98 with a multiplier of 10^3
     assert MeterSample.objects.filter(session=session).count() == 7  # 1 + 5 + 1
