@@ -8,7 +8,7 @@ import json
 import pytest
 
 from accounts.models import IdTokenStatus
-from stations.domain import ConnectorStatus, StopReason
+from stations.domain import ConnectorStatus, RegistrationStatus, StopReason
 from stations.models import ChargingSession, Connector, MeterSample, StatusChange
 from tests.cli import command_output
 from tests.factories import STATION_PASSWORD, IdTokenFactory, StationFactory
@@ -248,3 +248,13 @@ def test_a_device_model_report_in_parts_is_stored_and_a_later_one_updates_it(cli
         "s",
     )
     assert rows[("Connector", 1, 1, "ConnectorType")].value == "cType2"
+
+
+def test_a_pending_station_is_told_so_and_may_not_start_transactions(gateway):
+    station = StationFactory(registration_status=RegistrationStatus.PENDING)
+    with gateway.client(station.identity, STATION_PASSWORD, subprotocols=V201) as client:
+        boot = client.result("BootNotification", load_payload("v201", "boot_notification"))
+        assert (boot["status"], boot["interval"]) == ("Pending", 60)
+        assert client.call("TransactionEvent", event("started"))[2] == "SecurityError"
+        assert "currentTime" in client.result("Heartbeat", {})
+    assert not ChargingSession.objects.exists()
