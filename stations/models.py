@@ -257,6 +257,19 @@ class OutgoingCall(models.Model):
         return f"{self.action} → {self.station.identity} ({self.status})"
 
 
+# What names one attribute of a station's device model.
+DEVICE_VARIABLE_KEY = [
+    "station",
+    "component",
+    "component_instance",
+    "evse_id",
+    "connector_id",
+    "variable",
+    "variable_instance",
+    "attribute_type",
+]
+
+
 class DeviceVariable(models.Model):
     """One attribute of one variable of a station's 2.0.1 device model, as its last report gave it.
 
@@ -281,16 +294,7 @@ class DeviceVariable(models.Model):
         ordering = ["station", "component", "evse_id", "connector_id", "variable", "attribute_type"]
         constraints = [
             models.UniqueConstraint(
-                fields=[
-                    "station",
-                    "component",
-                    "component_instance",
-                    "evse_id",
-                    "connector_id",
-                    "variable",
-                    "variable_instance",
-                    "attribute_type",
-                ],
+                fields=DEVICE_VARIABLE_KEY,
                 name="device_variable_unique",
             )
         ]
