@@ -3,8 +3,8 @@
 The admin knows commands only through `COMMANDS`. Each form asks its questions once for all selected
 chargers; each charger's negotiated subprotocol picks the builder that turns the answers into
 (action, payload) pairs: the same command names for both versions where the meaning is the same (a
-remote start is RemoteStartTransaction or RequestStartTransaction). Configuration is still 1.6 only:
-2.0.1 reads and sets it through its device model (GetVariables / SetVariables).
+remote start is RemoteStartTransaction or RequestStartTransaction; a 1.6 configuration key is the 2.0.1
+variable that replaced it, or "Component.Variable").
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from django.conf import settings
 from stations.exceptions import CallRejected, InvalidCall, StationError
 from stations.models import ChargingSession, Station
 from stations.ocpp.commands import station_call_async
+from stations.ocpp.v201 import variable_for_key
 
 # Until a charger has connected its version is unknown; station_call then reports it offline.
 DEFAULT_PROTOCOL = "ocpp1.6"
@@ -124,7 +125,10 @@ class AvailabilityForm(CommandForm):
 
 
 class ConfigurationForm(CommandForm):
-    key = forms.CharField(max_length=50, help_text="E.g. HeartbeatInterval, MeterValueSampleInterval.")
+    key = forms.CharField(
+        max_length=101,
+        help_text="E.g. HeartbeatInterval, MeterValueSampleInterval; for 2.0.1 also Component.Variable.",
+    )
     value = forms.CharField(max_length=500)
 
 
@@ -192,6 +196,14 @@ def _remote_stop_201(station: Station, data: dict[str, Any]) -> Payloads:
 
 # 1.6 trigger names whose 2.0.1 message has another name.
 TRIGGERS_201 = {"DiagnosticsStatusNotification": "LogStatusNotification"}
+
+
+def _get_configuration_201(station: Station, data: dict[str, Any]) -> Payloads:
+    if not data["keys"]:  # everything: the station reports it in NotifyReport (the device model)
+        return [
+            ("GetBaseReport", {"requestId": secrets.randbelow(2**31), "reportBase": "ConfigurationInventory"})
+        ]
+    return [("GetVariables", {"getVariableData": [variable_for_key(key) for key in data["keys"]]})]
 
 
 def _remote_stop_16(station: Station, data: dict[str, Any]) -> Payloads:
@@ -274,6 +286,12 @@ COMMANDS: dict[str, Command] = {
         ConfigurationForm,
         {
             "ocpp1.6": lambda s, d: [("ChangeConfiguration", {"key": d["key"], "value": d["value"]})],
+            "ocpp2.0.1": lambda s, d: [
+                (
+                    "SetVariables",
+                    {"setVariableData": [{"attributeValue": d["value"], **variable_for_key(d["key"])}]},
+                )
+            ],
         },
     ),
     "get_configuration": Command(
@@ -281,6 +299,7 @@ COMMANDS: dict[str, Command] = {
         GetConfigurationForm,
         {
             "ocpp1.6": lambda s, d: [("GetConfiguration", {"key": d["keys"]} if d["keys"] else {})],
+            "ocpp2.0.1": _get_configuration_201,
         },
         result_template="admin/stations/station/configuration_result.html",
     ),
@@ -357,10 +376,16 @@ async def _call(
     except StationError as error:
         text = f"{action} to {station.identity} failed: {_describe_error(error)}"
         return Outcome(station.identity, action, "error", text)
-    status = response.get("status")
+    status = response.get("status", _variables_status(response))
     level = "success" if status is None or status in DONE_STATUSES else "warning"
     text = f"{action} to {station.identity}: answered {json.dumps(response, separators=(', ', ': '))[:300]}"
     return Outcome(station.identity, action, level, text, response)
+
+
+def _variables_status(response: dict[str, Any]) -> str | None:
+    """2.0.1 Get/SetVariables answer per variable: the first that was not Accepted speaks for all."""
+    results = response.get("setVariableResult") or response.get("getVariableResult") or []
+    return next((r["attributeStatus"] for r in results if r["attributeStatus"] != "Accepted"), None)
 
 
 def command_run(

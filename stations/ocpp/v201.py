@@ -75,6 +75,39 @@ STOP_REASON_201 = {
     "TimeLimitReached": StopReason.TIME_LIMIT_REACHED,
     "Timeout": StopReason.TIMEOUT,
 }
+# 1.6 configuration keys and the 2.0.1 component and variable that replaced them (OCPP 2.0.1 part 2,
+# the standardized components), so that staff can keep the names they know.
+VARIABLES_FOR_16_KEYS = {
+    "AuthorizationCacheEnabled": ("AuthCacheCtrlr", "Enabled"),
+    "AuthorizeRemoteTxRequests": ("AuthCtrlr", "AuthorizeRemoteStart"),
+    "ClockAlignedDataInterval": ("AlignedDataCtrlr", "Interval"),
+    "ConnectionTimeOut": ("TxCtrlr", "EVConnectionTimeOut"),
+    "HeartbeatInterval": ("OCPPCommCtrlr", "HeartbeatInterval"),
+    "LocalAuthorizeOffline": ("AuthCtrlr", "LocalAuthorizeOffline"),
+    "LocalPreAuthorize": ("AuthCtrlr", "LocalPreAuthorize"),
+    "MeterValueSampleInterval": ("SampledDataCtrlr", "TxUpdatedInterval"),
+    "MeterValuesAlignedData": ("AlignedDataCtrlr", "Measurands"),
+    "MeterValuesSampledData": ("SampledDataCtrlr", "TxUpdatedMeasurands"),
+    "ResetRetries": ("OCPPCommCtrlr", "ResetRetries"),
+    "StopTransactionOnEVSideDisconnect": ("TxCtrlr", "StopTxOnEVSideDisconnect"),
+    "StopTransactionOnInvalidId": ("TxCtrlr", "StopTxOnInvalidId"),
+    "StopTxnAlignedData": ("AlignedDataCtrlr", "TxEndedMeasurands"),
+    "StopTxnSampledData": ("SampledDataCtrlr", "TxEndedMeasurands"),
+    "TransactionMessageAttempts": ("OCPPCommCtrlr", "MessageAttempts"),
+    "TransactionMessageRetryInterval": ("OCPPCommCtrlr", "MessageAttemptInterval"),
+    "UnlockConnectorOnEVSideDisconnect": ("OCPPCommCtrlr", "UnlockOnEVSideDisconnect"),
+    "WebSocketPingInterval": ("OCPPCommCtrlr", "WebSocketPingInterval"),
+}
+
+
+def variable_for_key(key: str) -> dict[str, Any]:
+    """A configuration key as 2.0.1 addresses it: "Component.Variable", or a 1.6 key's successor."""
+    component, dot, variable = key.partition(".")
+    if not dot:
+        component, variable = VARIABLES_FOR_16_KEYS.get(key, ("OCPPCommCtrlr", key))
+    return {"component": {"name": component}, "variable": {"name": variable}}
+
+
 ERROR_CODES_201 = {
     ErrorKind.NOT_IMPLEMENTED: "NotImplemented",
     ErrorKind.NOT_SUPPORTED: "NotSupported",

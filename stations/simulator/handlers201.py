@@ -1,10 +1,12 @@
 """Answers of a simulated 2.0.1 charger to the CSMS's calls: 2.0.1 shapes over the 1.6 behaviour of
-handlers.py (one EVSE per connector; configuration keys as variables of the OCPPCommCtrlr component)."""
+handlers.py (one EVSE per connector; each configuration key is the standardized variable that replaced
+it, or else a variable of OCPPCommCtrlr under its 1.6 name)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from stations.ocpp.v201 import VARIABLES_FOR_16_KEYS, variable_for_key
 from stations.simulator import handlers
 from stations.simulator.link import Answer, CallTimeout, LinkClosed, Offline
 from stations.simulator.meter import timestamp
@@ -13,6 +15,16 @@ if TYPE_CHECKING:
     from stations.simulator.charger import SimulatedCharger
 
 COMPONENT = "OCPPCommCtrlr"
+KEYS_FOR_VARIABLES = {variable: key for key, variable in VARIABLES_FOR_16_KEYS.items()}
+
+
+def _key(charger: SimulatedCharger, wanted: dict[str, Any]) -> str | None:
+    """The configuration key a GetVariables / SetVariables entry names, if the charger has it."""
+    component, variable = wanted["component"]["name"], wanted["variable"]["name"]
+    key = KEYS_FOR_VARIABLES.get((component, variable)) or (variable if component == COMPONENT else None)
+    return key if key in charger.config.keys else None
+
+
 # ChangeConfiguration statuses as SetVariables names them.
 SET_STATUS = {"Accepted": "Accepted", "Rejected": "Rejected", "RebootRequired": "RebootRequired"}
 
@@ -57,9 +69,8 @@ def trigger_message(charger: SimulatedCharger, p: dict[str, Any]) -> Answer:
 def get_variables(charger: SimulatedCharger, p: dict[str, Any]) -> Answer:
     results = []
     for wanted in p["getVariableData"]:
-        name = wanted["variable"]["name"]
         result = {"component": wanted["component"], "variable": wanted["variable"]}
-        if wanted["component"]["name"] == COMPONENT and name in charger.config.keys:
+        if (name := _key(charger, wanted)) is not None:
             result |= {"attributeStatus": "Accepted", "attributeValue": charger.config.get(name)}
         else:
             result["attributeStatus"] = "UnknownVariable"
@@ -70,11 +81,10 @@ def get_variables(charger: SimulatedCharger, p: dict[str, Any]) -> Answer:
 def set_variables(charger: SimulatedCharger, p: dict[str, Any]) -> Answer:
     results = []
     for wanted in p["setVariableData"]:
-        name = wanted["variable"]["name"]
         status = "UnknownVariable"
-        if wanted["component"]["name"] == COMPONENT and name in charger.config.keys:
+        if (name := _key(charger, wanted)) is not None:
             status = SET_STATUS[charger.config.change(name, wanted["attributeValue"])]
-            if status == "Accepted" and name == "HeartbeatInterval":
+            if status == "Accepted" and name == "HeartbeatInterval":  # restarts the heartbeat wait
                 charger.interval_changed.set()
         results.append(
             {"attributeStatus": status, "component": wanted["component"], "variable": wanted["variable"]}
@@ -85,8 +95,7 @@ def set_variables(charger: SimulatedCharger, p: dict[str, Any]) -> Answer:
 def get_base_report(charger: SimulatedCharger, p: dict[str, Any]) -> Answer:
     report = [
         {
-            "component": {"name": COMPONENT},
-            "variable": {"name": name},
+            **variable_for_key(name),
             "variableAttribute": [
                 {"value": key.value, "mutability": "ReadOnly" if key.readonly else "ReadWrite"}
             ],

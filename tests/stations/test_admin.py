@@ -478,6 +478,42 @@ def test_the_16_payloads_follow_the_answers_and_pass_the_schema(name, data, expe
             [("TriggerMessage", {"requestedMessage": "MeterValues", "evse": {"id": 1}})],
         ),
         ("clear_cache", {}, [("ClearCache", {})]),
+        (
+            "set_configuration",
+            {"key": "MeterValueSampleInterval", "value": "30"},
+            [
+                (
+                    "SetVariables",
+                    {
+                        "setVariableData": [
+                            {
+                                "attributeValue": "30",
+                                "component": {"name": "SampledDataCtrlr"},
+                                "variable": {"name": "TxUpdatedInterval"},
+                            }
+                        ]
+                    },
+                )
+            ],
+        ),
+        (
+            "get_configuration",
+            {"keys": "HeartbeatInterval, TxCtrlr.EVConnectionTimeOut"},
+            [
+                (
+                    "GetVariables",
+                    {
+                        "getVariableData": [
+                            {
+                                "component": {"name": "OCPPCommCtrlr"},
+                                "variable": {"name": "HeartbeatInterval"},
+                            },
+                            {"component": {"name": "TxCtrlr"}, "variable": {"name": "EVConnectionTimeOut"}},
+                        ]
+                    },
+                )
+            ],
+        ),
     ],
 )
 def test_the_201_payloads_keep_the_command_names_and_pass_the_schema(name, data, expected):
@@ -554,15 +590,12 @@ def test_remote_stop_sends_each_selected_session_to_its_own_charger(charger_data
 
 @pytest.mark.django_db
 def test_a_command_without_a_builder_for_the_chargers_version_is_reported_not_sent():
-    station = StationFactory(protocol="ocpp2.0.1")
-    command = admin_commands.COMMANDS["set_configuration"]
+    station = StationFactory(protocol="ocpp1.6")
+    command = admin_commands.COMMANDS["device_model"]  # 1.6 has no device model
     outcomes = admin_commands.command_run(
-        command=command,
-        stations=[station],
-        data={"key": "HeartbeatInterval", "value": "60", "timeout_s": 5},
-        requested_by="test",
+        command=command, stations=[station], data={"timeout_s": 5}, requested_by="test"
     )
-    assert [o.level for o in outcomes] == ["error"] and "not available in ocpp2.0.1" in outcomes[0].text
+    assert [o.level for o in outcomes] == ["error"] and "not available in ocpp1.6" in outcomes[0].text
     assert not OutgoingCall.objects.exists()
 
 
@@ -676,6 +709,35 @@ async def test_get_configuration_lists_the_returned_keys(admin_client):
     content = response.content.decode()
     assert "LIVE-02: 1 key" in content and "HeartbeatInterval" in content and "300" in content
     assert "Unknown to the charger" in content and "Nope" in content
+    await charger.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_read_configuration_of_a_201_charger_lists_its_variables(admin_client):
+    station = await database_sync_to_async(StationFactory)(identity="LIVE-201")
+    charger = await connected_charger(station.identity, subprotocol="ocpp2.0.1")
+    request = post_in_background(
+        admin_client,
+        {
+            "action": "command_get_configuration",
+            "_selected_action": [station.pk],
+            "apply": "1",
+            "command-keys": "HeartbeatInterval, Nope",
+            "command-timeout_s": "10",
+        },
+    )
+    call = json.loads(await charger.receive_from(timeout=10))
+    assert call[2] == "GetVariables"
+    heartbeat, nope = call[3]["getVariableData"]
+    results = [
+        {**heartbeat, "attributeStatus": "Accepted", "attributeValue": "271"},
+        {**nope, "attributeStatus": "UnknownVariable"},
+    ]
+    await charger.send_to(text_data=json.dumps([3, call[1], {"getVariableResult": results}]))
+    response = await asyncio.wait_for(request, 15)
+    content = response.content.decode()
+    assert "LIVE-201: 2 variables" in content and "OCPPCommCtrlr.HeartbeatInterval" in content
+    assert "271" in content and "UnknownVariable" in content
     await charger.disconnect()
 
 

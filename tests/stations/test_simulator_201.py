@@ -111,6 +111,9 @@ def test_a_201_charger_obeys_the_csms_request_messages_and_reports_its_device_mo
         answers.append(
             await send("SetVariables", {"setVariableData": [{**variable, "attributeValue": "120"}]})
         )
+        sampling = {"component": {"name": "SampledDataCtrlr"}, "variable": {"name": "TxUpdatedInterval"}}
+        answers.append(await send("SetVariables", {"setVariableData": [{**sampling, "attributeValue": "2"}]}))
+        assert charger.config.get("MeterValueSampleInterval") == "2"  # the 1.6 key it replaced
         answers.append(await send("GetBaseReport", {"requestId": 3, "reportBase": "FullInventory"}))
         for _ in range(100):  # the NotifyReport follows the answer
             if await DeviceVariable.objects.filter(station__identity="SIM-201").acount() > 20:
@@ -120,13 +123,14 @@ def test_a_201_charger_obeys_the_csms_request_messages_and_reports_its_device_mo
         await task
         return answers, charger.stats
 
-    (start, stop, set_variables, report), stats = asyncio.run(scenario())
+    (start, stop, set_variables, set_sampling, report), stats = asyncio.run(scenario())
     assert (
         start == {"status": "Accepted"}
         and stop == {"status": "Accepted"}
         and report == {"status": "Accepted"}
     )
     assert set_variables["setVariableResult"][0]["attributeStatus"] == "Accepted"
+    assert set_sampling["setVariableResult"][0]["attributeStatus"] == "Accepted"
     assert stats.protocol_errors == []
     session = ChargingSession.objects.get(station__identity="SIM-201")
     assert (session.id_tag, session.stop_reason) == ("REMOTE-TAG", "remote")
