@@ -228,6 +228,16 @@ class Ocpp201(ProtocolAdapter):
         )
         decision = registry.station_boot(station_id=self.station_id, info=info)
         self.accepted = decision.status == RegistrationStatus.ACCEPTED
+        if self.accepted:
+            # 2.0.1 has no status report for the station as a whole (1.6's connector 0): a station
+            # that boots is operative until it reports a fault or is made unavailable.
+            registry.connector_status_update(
+                station_id=self.station_id,
+                evse_id=None,
+                connector_id=None,
+                status=ConnectorStatus.AVAILABLE,
+                occurred_at=decision.current_time,
+            )
         return {
             "status": REGISTRATION_201[decision.status],
             "currentTime": format_timestamp(decision.current_time),

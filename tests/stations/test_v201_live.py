@@ -85,6 +85,7 @@ def test_boot_records_what_the_station_says_about_itself(client, station):
         "2.4.1-r7",
         "8949020000012345678",
     )
+    assert station.status == ConnectorStatus.AVAILABLE  # the admin's "charger status", as for 1.6
 
 
 def test_a_whole_transaction_ends_in_the_same_session_as_1_6(client, station):
