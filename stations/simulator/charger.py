@@ -16,7 +16,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.typing import Subprotocol
 
-from stations.simulator import handlers, handlers201
+from stations.simulator import handlers
 from stations.simulator.configuration import Configuration
 from stations.simulator.connector import Connector
 from stations.simulator.dialects import FIRMWARE, VENDOR, dialect_for
@@ -334,8 +334,7 @@ class SimulatedCharger:
             self.log.debug("connector %d: %s", connector_id, status)
 
     async def _answer(self, action: str, payload: dict[str, Any]) -> Answer:
-        table = handlers201.HANDLERS if self.dialect.version == "2.0.1" else handlers.HANDLERS
-        answer = await handlers.answer(self, action, payload, table)
+        answer = await handlers.answer(self, action, payload)
         self.stats.calls_answered += 1
         self.log.info("answered %s %s: %s", action, payload, answer.payload)
         return answer

@@ -11,6 +11,9 @@ import uuid
 import zlib
 from typing import TYPE_CHECKING, Any
 
+from stations.simulator.handlers import HANDLERS as HANDLERS_16
+from stations.simulator.handlers import Handler
+from stations.simulator.handlers201 import HANDLERS as HANDLERS_201
 from stations.simulator.meter import timestamp
 
 if TYPE_CHECKING:
@@ -27,6 +30,8 @@ def serial_number(identity: str) -> str:
 class Dialect16:
     version = "1.6"
     subprotocol = "ocpp1.6"
+    call_handlers: dict[str, Handler] = HANDLERS_16  # answers to the CSMS's calls
+    diagnostics_status_action = "DiagnosticsStatusNotification"
 
     def boot_payload(self, identity: str) -> dict[str, Any]:
         serial = serial_number(identity)
@@ -117,6 +122,8 @@ class Dialect201:
 
     version = "2.0.1"
     subprotocol = "ocpp2.0.1"
+    call_handlers: dict[str, Handler] = HANDLERS_201
+    diagnostics_status_action = "LogStatusNotification"
 
     def __init__(self) -> None:
         self.seq_no = itertools.count()

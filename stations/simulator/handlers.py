@@ -143,8 +143,7 @@ async def _send_meter_values(charger: SimulatedCharger, connector_id: int | None
 
 
 async def _send_diagnostics_status(charger: SimulatedCharger, connector_id: int | None) -> None:
-    action = "LogStatusNotification" if charger.dialect.version != "1.6" else "DiagnosticsStatusNotification"
-    await charger.call(action, {"status": charger.diagnostics_status})
+    await charger.call(charger.dialect.diagnostics_status_action, {"status": charger.diagnostics_status})
 
 
 async def _send_firmware_status(charger: SimulatedCharger, connector_id: int | None) -> None:
@@ -230,11 +229,9 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
-async def answer(
-    charger: SimulatedCharger, action: str, payload: dict[str, Any], table: dict[str, Handler] = HANDLERS
-) -> Answer:
+async def answer(charger: SimulatedCharger, action: str, payload: dict[str, Any]) -> Answer:
     """Answer one CSMS call with the handlers of the charger's version, or raise Refusal for a CALLERROR."""
-    handler = table.get(action)
+    handler = charger.dialect.call_handlers.get(action)
     if handler is None:
         if schemas.known(action, charger.dialect.version):  # OCPP-J: "recognized but not supported"
             raise Refusal("NotSupported", f"{action} is not supported by this charger.")
