@@ -263,43 +263,44 @@ class Ocpp201(ProtocolAdapter):
     def transaction_event(self, p: dict[str, Any]) -> dict[str, Any]:
         info = p["transactionInfo"]
         external_id = info["transactionId"]
+        event = p["eventType"]
         at = parse_timestamp(p["timestamp"])
         reading = meter_reading(p.get("meterValue", []))
         id_tag = p.get("idToken", {}).get("idToken", "")
         evse = p.get("evse", {})
-        is_start = p["eventType"] == "Started"
         started = sessions.session_start(  # finds the session of a retried or later event
             station_id=self.station_id,
             evse_id=evse.get("id", 0),
             connector_id=evse.get("connectorId", 1),
-            id_tag=id_tag if is_start else "",
-            meter_start_wh=reading.energy_register_wh() if is_start else None,
-            started_at=at if is_start else None,
+            id_tag=id_tag if event == "Started" else "",
+            meter_start_wh=reading.energy_register_wh() if event == "Started" else None,
+            started_at=at if event == "Started" else None,
             reservation_id=p.get("reservationId"),
             external_id=external_id,
         )
-        session = started.session
-        if (state := info.get("chargingState")) and session.connector is not None:
+        session, connector = started.session, started.session.connector
+        state = CHARGING_STATE_201.get(info.get("chargingState", ""))
+        if state is not None and connector is not None and connector.status != state:
             # 2.0.1 reports the connector as Occupied; the charging state refines it, as 1.6 reports it.
+            # Chargers repeat it in every event: only a change is a new status.
             registry.connector_status_update(
                 station_id=self.station_id,
-                evse_id=session.connector.evse_id,
-                connector_id=session.connector.connector_id,
-                status=CHARGING_STATE_201[state],
+                evse_id=connector.evse_id,
+                connector_id=connector.connector_id,
+                status=state,
                 occurred_at=at,
             )
-        authorization = started.authorization if is_start else None
+        authorization = started.authorization if event == "Started" else None
         if id_tag and authorization is None:
             authorization = sessions.session_token_attach(session=session, id_tag=id_tag, at=at)
-        if p["eventType"] == "Ended":
+        if event == "Ended":
+            stopped_reason = info.get("stoppedReason", "Local")
             sessions.session_stop(
                 station_id=self.station_id,
                 external_id=external_id,
                 meter_stop_wh=reading.energy_register_wh(),
                 stopped_at=at,
-                reason=STOP_REASON_201.get(
-                    info.get("stoppedReason", "Local"), StopReason.OTHER
-                ),  # 2.1 has more
+                reason=STOP_REASON_201.get(stopped_reason, StopReason.OTHER),  # 2.1 has more reasons
                 reading=reading,
             )
             self.sessions_known.clear()  # the EVSE's next readings belong to no session, or a new one
@@ -307,7 +308,7 @@ class Ocpp201(ProtocolAdapter):
             sessions.session_meter_record(
                 station_id=self.station_id, evse_id=evse.get("id", 0), reading=reading, session_id=session.pk
             )
-            self.sessions_known[session.connector.evse_id if session.connector else 0] = session.pk
+            self.sessions_known[connector.evse_id if connector else 0] = session.pk
         return {"idTokenInfo": id_token_info(authorization)} if authorization else {}
 
     def meter_values(self, p: dict[str, Any]) -> dict[str, Any]:

@@ -75,7 +75,11 @@ def session_start(
     incomplete, and the start, when it comes, completes it. No id tag: nothing to authorize yet.
     """
     if external_id is not None:
-        known = ChargingSession.objects.filter(station_id=station_id, external_id=external_id).first()
+        known = (
+            ChargingSession.objects.select_related("connector")
+            .filter(station_id=station_id, external_id=external_id)
+            .first()
+        )
         if known is not None:
             if known.started_at is None and started_at is not None:
                 _session_start_complete(

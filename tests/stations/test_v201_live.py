@@ -129,6 +129,8 @@ def test_retried_events_add_nothing(client):
     session = ChargingSession.objects.get()
     assert session.energy_wh == 5500
     assert MeterSample.objects.filter(session=session).count() == 7
+    history = StatusChange.objects.filter(connector=session.connector).order_by("occurred_at")
+    assert [change.status for change in history] == ["preparing", "charging", "finishing"]  # each once
 
 
 def test_events_delivered_out_of_order_still_make_one_complete_session(client):
