@@ -198,11 +198,14 @@ def _remote_stop_201(station: Station, data: dict[str, Any]) -> Payloads:
 TRIGGERS_201 = {"DiagnosticsStatusNotification": "LogStatusNotification"}
 
 
+def _base_report(report_base: str) -> tuple[str, dict[str, Any]]:
+    """Ask a 2.0.1 station for a report; it answers Accepted, then sends NotifyReport messages."""
+    return ("GetBaseReport", {"requestId": secrets.randbelow(2**31), "reportBase": report_base})
+
+
 def _get_configuration_201(station: Station, data: dict[str, Any]) -> Payloads:
     if not data["keys"]:  # everything: the station reports it in NotifyReport (the device model)
-        return [
-            ("GetBaseReport", {"requestId": secrets.randbelow(2**31), "reportBase": "ConfigurationInventory"})
-        ]
+        return [_base_report("ConfigurationInventory")]
     return [("GetVariables", {"getVariableData": [variable_for_key(key) for key in data["keys"]]})]
 
 
@@ -309,9 +312,7 @@ COMMANDS: dict[str, Command] = {
         {
             # The station answers Accepted, then sends its components and variables in NotifyReport
             # messages, which fill the admin's device model list.
-            "ocpp2.0.1": lambda s, d: [
-                ("GetBaseReport", {"requestId": secrets.randbelow(2**31), "reportBase": "FullInventory"})
-            ],
+            "ocpp2.0.1": lambda s, d: [_base_report("FullInventory")],
         },
     ),
     "trigger": Command(

@@ -121,20 +121,22 @@ def _copy(
     column_list = ", ".join(quote(model._meta.get_field(name).column) for name in columns)
     with connection.cursor() as cursor:
         if not skip_duplicates:
-            with cursor.cursor.copy(f"COPY {table} ({column_list}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+            _copy_rows(cursor, table, column_list, rows)
             return
         staging = quote(f"staging_{model._meta.db_table}")
         with transaction.atomic(savepoint=False):
             _staging_table_ensure(cursor, staging, f"SELECT {column_list} FROM {table}")
-            with cursor.cursor.copy(f"COPY {staging} ({column_list}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+            _copy_rows(cursor, staging, column_list, rows)
             cursor.execute(
                 f"WITH moved AS (DELETE FROM {staging} RETURNING {column_list})"
                 f" INSERT INTO {table} ({column_list}) SELECT {column_list} FROM moved ON CONFLICT DO NOTHING"
             )
+
+
+def _copy_rows(cursor: Any, table: str, column_list: str, rows: Sequence[Sequence[Any]]) -> None:
+    with cursor.cursor.copy(f"COPY {table} ({column_list}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 # The staging tables each database connection has created (and committed): a temporary table lives as
