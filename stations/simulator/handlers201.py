@@ -25,10 +25,6 @@ def _key(charger: SimulatedCharger, wanted: dict[str, Any]) -> str | None:
     return key if key in charger.config.keys else None
 
 
-# ChangeConfiguration statuses as SetVariables names them.
-SET_STATUS = {"Accepted": "Accepted", "Rejected": "Rejected", "RebootRequired": "RebootRequired"}
-
-
 def reset(charger: SimulatedCharger, p: dict[str, Any]) -> Answer:
     return Answer(
         {"status": "Accepted"}, then=lambda: charger.reset("Hard" if p["type"] == "Immediate" else "Soft")
@@ -83,7 +79,8 @@ def set_variables(charger: SimulatedCharger, p: dict[str, Any]) -> Answer:
     for wanted in p["setVariableData"]:
         status = "UnknownVariable"
         if (name := _key(charger, wanted)) is not None:
-            status = SET_STATUS[charger.config.change(name, wanted["attributeValue"])]
+            # Accepted, Rejected or RebootRequired: the same names in ChangeConfiguration and SetVariables
+            status = charger.config.change(name, wanted["attributeValue"])
             if status == "Accepted" and name == "HeartbeatInterval":  # restarts the heartbeat wait
                 charger.interval_changed.set()
         results.append(
