@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 from django.db import transaction
 from django.utils import timezone
 
-from stations.domain import MeterSampleData
+from stations.domain import MeterReading, MeterSampleData
 from stations.models import Direction
 from stations.ocpp import framing
 from stations.ocpp.framing import Call, CallError, CallResult, ErrorKind, FrameError
@@ -57,19 +57,32 @@ def parse_timestamp(value: str, field_name: str = "timestamp") -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def meter_sample(
-    sampled: dict[str, Any], *, sampled_at: datetime, value: Decimal, unit: str
-) -> MeterSampleData:
-    """A sampledValue's descriptive fields, with the defaults both versions' specifications give."""
-    return MeterSampleData(
-        sampled_at=sampled_at,
-        value=value,
-        measurand=sampled.get("measurand", "Energy.Active.Import.Register"),
-        unit=unit,
-        phase=sampled.get("phase", ""),
-        context=sampled.get("context", "Sample.Periodic"),
-        location=sampled.get("location", ""),
-    )
+SampledNumber = Callable[[dict[str, Any]], tuple[Decimal, str] | None]
+
+
+def meter_reading(meter_values: list[dict[str, Any]], number: SampledNumber) -> MeterReading:
+    """Flatten meterValue[] into samples, with the defaults both versions' specifications give;
+    `number` reads a sampledValue's value and unit as its version writes them (None: not a number)."""
+    reading = MeterReading()
+    for meter_value in meter_values:
+        sampled_at = parse_timestamp(meter_value["timestamp"], "meterValue/timestamp")
+        for sampled in meter_value["sampledValue"]:
+            read = number(sampled)
+            if read is None or not read[0].is_finite():
+                continue  # not a number we can store: the frame stays in the journal
+            value, unit = read
+            reading.samples.append(
+                MeterSampleData(
+                    sampled_at=sampled_at,
+                    value=value,
+                    measurand=sampled.get("measurand", "Energy.Active.Import.Register"),
+                    unit=unit,
+                    phase=sampled.get("phase", ""),
+                    context=sampled.get("context", "Sample.Periodic"),
+                    location=sampled.get("location", ""),
+                )
+            )
+    return reading
 
 
 def format_timestamp(value: datetime) -> str:

@@ -16,7 +16,8 @@ from stations.domain import (
     StationInfo,
     StopReason,
 )
-from stations.ocpp.base import ProtocolAdapter, format_timestamp, meter_sample, parse_timestamp
+from stations.ocpp import base
+from stations.ocpp.base import ProtocolAdapter, format_timestamp, parse_timestamp
 from stations.ocpp.framing import ErrorKind, FrameError
 from stations.services import registry, sessions
 
@@ -79,24 +80,18 @@ def id_tag_info(authorization: Authorization) -> dict[str, Any]:
     return info
 
 
+def sampled_number(sampled: dict[str, Any]) -> tuple[Decimal, str] | None:
+    """A 1.6 sampledValue's value (a string) and unit; None for signed data or an unreadable value."""
+    if sampled.get("format") == "SignedData":
+        return None  # a signed blob, kept in the journal; not a number
+    try:
+        return Decimal(sampled["value"]), sampled.get("unit", "Wh")
+    except InvalidOperation:
+        return None
+
+
 def meter_reading(meter_values: list[dict[str, Any]]) -> MeterReading:
-    """Flatten 1.6 meterValue[] into samples, with the defaults the specification gives."""
-    reading = MeterReading()
-    for meter_value in meter_values:
-        sampled_at = parse_timestamp(meter_value["timestamp"], "meterValue/timestamp")
-        for sampled in meter_value["sampledValue"]:
-            if sampled.get("format") == "SignedData":
-                continue  # a signed blob, kept in the journal; not a number
-            try:
-                value = Decimal(sampled["value"])
-            except InvalidOperation:
-                continue  # unreadable value: the frame stays in the journal
-            if not value.is_finite():
-                continue
-            reading.samples.append(
-                meter_sample(sampled, sampled_at=sampled_at, value=value, unit=sampled.get("unit", "Wh"))
-            )
-    return reading
+    return base.meter_reading(meter_values, sampled_number)
 
 
 class Ocpp16(ProtocolAdapter):

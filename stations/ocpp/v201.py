@@ -22,7 +22,8 @@ from stations.domain import (
     StationInfo,
     StopReason,
 )
-from stations.ocpp.base import ProtocolAdapter, format_timestamp, meter_sample, parse_timestamp
+from stations.ocpp import base
+from stations.ocpp.base import ProtocolAdapter, format_timestamp, parse_timestamp
 from stations.ocpp.framing import ErrorKind
 from stations.services import registry, sessions
 from stations.services.device_model import device_model_report
@@ -131,20 +132,14 @@ def id_token_info(authorization: Authorization) -> dict[str, Any]:
     return info
 
 
+def sampled_number(sampled: dict[str, Any]) -> tuple[Decimal, str]:
+    """A 2.0.1 sampledValue's value (a number, times 10^multiplier) and unit."""
+    unit = sampled.get("unitOfMeasure", {})
+    return Decimal(str(sampled["value"])).scaleb(unit.get("multiplier", 0)), unit.get("unit", "Wh")
+
+
 def meter_reading(meter_values: list[dict[str, Any]]) -> MeterReading:
-    """Flatten 2.0.1 meterValue[] into samples: numbers with a unit and a power-of-ten multiplier."""
-    reading = MeterReading()
-    for meter_value in meter_values:
-        sampled_at = parse_timestamp(meter_value["timestamp"], "meterValue/timestamp")
-        for sampled in meter_value["sampledValue"]:
-            unit = sampled.get("unitOfMeasure", {})
-            value = Decimal(str(sampled["value"])).scaleb(unit.get("multiplier", 0))
-            if not value.is_finite():
-                continue
-            reading.samples.append(
-                meter_sample(sampled, sampled_at=sampled_at, value=value, unit=unit.get("unit", "Wh"))
-            )
-    return reading
+    return base.meter_reading(meter_values, sampled_number)
 
 
 def device_variables(report: dict[str, Any]) -> list[DeviceVariableData]:
