@@ -55,6 +55,11 @@ class StopReason(models.TextChoices):
     OTHER = "other", "Other"
 
 
+class AccessPolicy(models.TextChoices):
+    OPEN = "open", "Any accepted card, at any time"
+    RESTRICTED = "restricted", "Only as the site's access rules allow"
+
+
 class CallStatus(models.TextChoices):
     """Life of a CSMS-initiated call."""
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.core.validators import RegexValidator
 from django.db import models
 
-from stations.domain import CallStatus, ConnectorStatus, RegistrationStatus, StopReason
+from stations.domain import AccessPolicy, CallStatus, ConnectorStatus, RegistrationStatus, StopReason
 
 # The identity is the last URL path segment; OCPP 1.6 limits chargeBoxIdentity to 48 characters.
 identity_validator = RegexValidator(
@@ -14,7 +14,20 @@ identity_validator = RegexValidator(
 class Site(models.Model):
     name = models.CharField(max_length=200, unique=True)
     address = models.CharField(max_length=300, blank=True)
-    time_zone = models.CharField(max_length=64, default="UTC")
+    organization = models.ForeignKey(
+        "accounts.Organization",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="sites",
+        help_text="Who runs the site; its staff see and manage it. Empty: only superusers.",
+    )
+    time_zone = models.CharField(
+        max_length=64, default="UTC", help_text="Access hours are in this zone, e.g. Europe/Berlin."
+    )
+    access_policy = models.CharField(
+        max_length=16, choices=AccessPolicy.choices, default=AccessPolicy.OPEN, verbose_name="who may charge"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -56,6 +69,10 @@ class Station(models.Model):
     error_code = models.CharField(max_length=50, blank=True)
     diagnostics_status = models.CharField(max_length=32, blank=True)
     firmware_status = models.CharField(max_length=32, blank=True)
+    # The local authorization list as the charger last accepted it (SendLocalList); 0: never sent.
+    local_list_version = models.PositiveIntegerField(default=0)
+    local_list_synced_at = models.DateTimeField(null=True, blank=True)
+    local_list_error = models.CharField(max_length=200, blank=True)
     # The channel-layer name of the consumer holding the socket; commands are routed to it.
     channel_name = models.CharField(max_length=200, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -113,6 +130,76 @@ class StatusChange(models.Model):
         return f"{self.station_id} {self.status} at {self.occurred_at:%Y-%m-%d %H:%M:%S}"
 
 
+class AccessRule(models.Model):
+    """Who may charge at a site (or one of its chargers), on which days, in which hours, for how long.
+
+    At a site whose policy is restricted, a card may charge when at least one rule lets it; the
+    most generous of those rules sets the session's limit."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="access_rules")
+    station = models.ForeignKey(
+        Station,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="access_rules",
+        verbose_name="charger",
+        help_text="Empty: every charger of the site.",
+    )
+    group = models.ForeignKey(
+        "accounts.AccessGroup",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="rules",
+        help_text="Empty: the public, that is any accepted card.",
+    )
+    weekdays = models.CharField(
+        max_length=7, default="0123456", help_text="Days the window opens on, Monday 0 to Sunday 6."
+    )
+    window_start = models.TimeField(null=True, blank=True, help_text="Empty with the end: all day.")
+    window_end = models.TimeField(
+        null=True, blank=True, help_text="Exclusive; earlier than the start: the window runs past midnight."
+    )
+    max_duration_min = models.PositiveIntegerField(
+        null=True, blank=True, verbose_name="maximum minutes", help_text="Empty: no limit."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["site", "station", "group"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(window_start__isnull=True, window_end__isnull=True)
+                | models.Q(window_start__isnull=False, window_end__isnull=False),
+                name="access_rule_window_whole",
+                violation_error_message="Give both ends of the time window, or neither.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        who = self.group.name if self.group_id else "Public"
+        return f"{who} at {self.station or self.site}"
+
+
+class LocalListEntry(models.Model):
+    """A card on a charger's local authorization list, as the charger last accepted it."""
+
+    station = models.ForeignKey(Station, on_delete=models.CASCADE, related_name="local_list")
+    id_tag = models.CharField(max_length=36)
+    status = models.CharField(max_length=16)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    parent_id_tag = models.CharField(max_length=36, blank=True)
+
+    class Meta:
+        verbose_name_plural = "local list entries"
+        ordering = ["station", "id_tag"]
+        constraints = [models.UniqueConstraint(fields=["station", "id_tag"], name="local_list_entry_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.id_tag} on {self.station_id}"
+
+
 class ChargingSessionQuerySet(models.QuerySet["ChargingSession"]):
     def open(self) -> ChargingSessionQuerySet:
         return self.filter(stopped_at__isnull=True, started_at__isnull=False)
@@ -142,6 +229,11 @@ class ChargingSession(models.Model):
     anomaly = models.CharField(
         max_length=200, blank=True, help_text="What was odd about this session's messages."
     )
+    # Set when an access rule limits the session; a periodic job stops it remotely past this time.
+    allowed_until = models.DateTimeField(null=True, blank=True)
+    limit = models.CharField(max_length=200, blank=True, help_text="The access rule's limit, in words.")
+    limit_stop_requested_at = models.DateTimeField(null=True, blank=True)
+    limit_stop_outcome = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = ChargingSessionQuerySet.as_manager()
