@@ -20,7 +20,9 @@ def id_token_authorize(*, id_tag: str, at: datetime | None = None) -> Authorizat
         status = AuthorizationStatus.EXPIRED
     else:
         status = AuthorizationStatus.ACCEPTED
-    return Authorization(status=status, expires_at=token.expires_at, id_token_pk=token.pk)
+    return Authorization(
+        status=status, expires_at=token.expires_at, id_token_pk=token.pk, parent_id_tag=token.parent_id_tag
+    )
 
 
 def id_token_create(

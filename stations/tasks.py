@@ -29,3 +29,19 @@ def station_call_task(
     return station_call(
         identity=identity, action=action, payload=payload, timeout=timeout, requested_by="celery"
     )
+
+
+@shared_task
+def sessions_stop_over_limit_task() -> int:
+    """Ask chargers to stop the sessions that ran past what their access rule allows."""
+    from stations.services.limits import sessions_stop_over_limit
+
+    return sessions_stop_over_limit()
+
+
+@shared_task
+def local_lists_sync_task(*, station_ids: list[int] | None = None) -> int:
+    """Bring chargers' local authorization lists up to date (all online chargers when no ids)."""
+    from stations.services.local_list import local_lists_sync
+
+    return local_lists_sync(station_ids=station_ids)

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0003_accessgroup_accessgroupmember_membership_and_more'),
+        ('accounts', '0003_organizations_groups'),
         ('stations', '0004_device_model'),
     ]
 
