@@ -244,6 +244,11 @@ class ProtocolAdapter:
 
     # --- outgoing -------------------------------------------------------------------------------
     @classmethod
+    def remote_stop_call(cls, external_id: str) -> tuple[str, dict[str, Any]] | None:
+        """The call that asks the charger to stop a session, or None if this id cannot name one."""
+        raise NotImplementedError
+
+    @classmethod
     def encode_call(cls, unique_id: str, action: str, payload: dict[str, Any]) -> str:
         """Validate a CSMS-initiated call and frame it."""
         if action not in cls.csms_actions:

@@ -8,7 +8,6 @@ from typing import Any
 from django.utils import timezone
 
 from accounts.domain import Authorization, AuthorizationStatus
-from accounts.services import id_token_authorize
 from stations.domain import (
     ConnectorStatus,
     MeterReading,
@@ -20,6 +19,7 @@ from stations.ocpp import base
 from stations.ocpp.base import ProtocolAdapter, format_timestamp, parse_timestamp
 from stations.ocpp.framing import ErrorKind, FrameError
 from stations.services import registry, sessions
+from stations.services.access import access_authorize
 
 STATUS_16 = {
     "Available": ConnectorStatus.AVAILABLE,
@@ -38,6 +38,9 @@ AUTHORIZATION_16 = {
     AuthorizationStatus.EXPIRED: "Expired",
     AuthorizationStatus.INVALID: "Invalid",
     AuthorizationStatus.CONCURRENT_TX: "ConcurrentTx",
+    # 1.6 has no words for access rules; SteVe and others answer Invalid too.
+    AuthorizationStatus.NOT_AT_THIS_LOCATION: "Invalid",
+    AuthorizationStatus.NOT_AT_THIS_TIME: "Invalid",
 }
 REGISTRATION_16 = {
     RegistrationStatus.ACCEPTED: "Accepted",
@@ -77,6 +80,8 @@ def id_tag_info(authorization: Authorization) -> dict[str, Any]:
     info: dict[str, Any] = {"status": AUTHORIZATION_16[authorization.status]}
     if authorization.expires_at is not None:
         info["expiryDate"] = format_timestamp(authorization.expires_at)
+    if authorization.parent_id_tag:
+        info["parentIdTag"] = authorization.parent_id_tag
     return info
 
 
@@ -172,8 +177,16 @@ class Ocpp16(ProtocolAdapter):
         )
         return {}
 
+    @classmethod
+    def remote_stop_call(cls, external_id: str) -> tuple[str, dict[str, Any]] | None:
+        # 1.6 transactionId is the integer the CSMS gave in StartTransaction.conf.
+        if not external_id.isdigit():
+            return None
+        return "RemoteStopTransaction", {"transactionId": int(external_id)}
+
     def authorize(self, p: dict[str, Any]) -> dict[str, Any]:
-        return {"idTagInfo": id_tag_info(id_token_authorize(id_tag=p["idTag"]))}
+        authorization = access_authorize(station_id=self.station_id, id_tag=p["idTag"], at=timezone.now())
+        return {"idTagInfo": id_tag_info(authorization)}
 
     def start_transaction(self, p: dict[str, Any]) -> dict[str, Any]:
         if p["connectorId"] < 1:

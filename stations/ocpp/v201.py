@@ -13,7 +13,6 @@ from typing import Any
 from django.utils import timezone
 
 from accounts.domain import Authorization, AuthorizationStatus
-from accounts.services import id_token_authorize
 from stations.domain import (
     ConnectorStatus,
     DeviceVariableData,
@@ -26,6 +25,7 @@ from stations.ocpp import base
 from stations.ocpp.base import ProtocolAdapter, format_timestamp, parse_timestamp
 from stations.ocpp.framing import ErrorKind
 from stations.services import registry, sessions
+from stations.services.access import access_authorize
 from stations.services.device_model import device_model_report
 
 STATUS_201 = {
@@ -49,6 +49,8 @@ AUTHORIZATION_201 = {
     AuthorizationStatus.EXPIRED: "Expired",
     AuthorizationStatus.INVALID: "Invalid",
     AuthorizationStatus.CONCURRENT_TX: "ConcurrentTx",
+    AuthorizationStatus.NOT_AT_THIS_LOCATION: "NotAtThisLocation",
+    AuthorizationStatus.NOT_AT_THIS_TIME: "NotAtThisTime",
 }
 REGISTRATION_201 = {
     RegistrationStatus.ACCEPTED: "Accepted",
@@ -129,6 +131,8 @@ def id_token_info(authorization: Authorization) -> dict[str, Any]:
     info: dict[str, Any] = {"status": AUTHORIZATION_201[authorization.status]}
     if authorization.expires_at is not None:
         info["cacheExpiryDateTime"] = format_timestamp(authorization.expires_at)
+    if authorization.parent_id_tag:
+        info["groupIdToken"] = {"idToken": authorization.parent_id_tag, "type": "Central"}
     return info
 
 
@@ -252,8 +256,15 @@ class Ocpp201(ProtocolAdapter):
         )
         return {}
 
+    @classmethod
+    def remote_stop_call(cls, external_id: str) -> tuple[str, dict[str, Any]] | None:
+        return ("RequestStopTransaction", {"transactionId": external_id}) if external_id else None
+
     def authorize(self, p: dict[str, Any]) -> dict[str, Any]:
-        return {"idTokenInfo": id_token_info(id_token_authorize(id_tag=p["idToken"]["idToken"]))}
+        authorization = access_authorize(
+            station_id=self.station_id, id_tag=p["idToken"]["idToken"], at=timezone.now()
+        )
+        return {"idTokenInfo": id_token_info(authorization)}
 
     def transaction_event(self, p: dict[str, Any]) -> dict[str, Any]:
         info = p["transactionInfo"]

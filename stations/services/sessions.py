@@ -6,6 +6,7 @@ SAVEPOINT/RELEASE round trip per call.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,6 +18,7 @@ from accounts.domain import Authorization, AuthorizationStatus
 from accounts.services import id_token_authorize
 from stations.domain import MeterReading, StopReason
 from stations.models import ChargingSession, MeterSample
+from stations.services.access import access_authorize
 from stations.services.bulk import row_update_latest, rows_insert
 from stations.services.registry import connector_get_or_create
 from stations.signals import session_ended
@@ -28,8 +30,16 @@ class SessionOutcome:
     authorization: Authorization | None
 
 
-def _authorize_for_session(*, id_tag: str, at: datetime, exclude_pk: int | None = None) -> Authorization:
-    authorization = id_token_authorize(id_tag=id_tag, at=at)
+def _authorize_for_session(
+    *, station_id: int, id_tag: str, at: datetime, exclude_pk: int | None = None, rules: bool = True
+) -> Authorization:
+    """The card's answer for a session: the site's access rules (unless `rules` is off, for a stop),
+    then whether the card is busy elsewhere."""
+    authorization = (
+        access_authorize(station_id=station_id, id_tag=id_tag, at=at)
+        if rules
+        else id_token_authorize(id_tag=id_tag, at=at)
+    )
     if authorization.status == AuthorizationStatus.ACCEPTED and authorization.id_token_pk is not None:
         # A session left open by a charger that went away or rebooted without its stop does not
         # keep the driver from charging elsewhere.
@@ -41,11 +51,7 @@ def _authorize_for_session(*, id_tag: str, at: datetime, exclude_pk: int | None 
         if exclude_pk is not None:
             busy = busy.exclude(pk=exclude_pk)
         if busy.exists():
-            return Authorization(
-                status=AuthorizationStatus.CONCURRENT_TX,
-                expires_at=authorization.expires_at,
-                id_token_pk=authorization.id_token_pk,
-            )
+            return dataclasses.replace(authorization, status=AuthorizationStatus.CONCURRENT_TX)
     return authorization
 
 
@@ -53,7 +59,10 @@ def _recorded_authorization(session: ChargingSession) -> Authorization | None:
     if not session.authorization_status:
         return None
     return Authorization(
-        status=AuthorizationStatus(session.authorization_status), id_token_pk=session.id_token_id
+        status=AuthorizationStatus(session.authorization_status),
+        id_token_pk=session.id_token_id,
+        allowed_until=session.allowed_until,
+        limit=session.limit,
     )
 
 
@@ -98,13 +107,19 @@ def session_start(
         if repeated is not None:
             return SessionOutcome(repeated, _recorded_authorization(repeated))
 
-    authorization = _authorize_for_session(id_tag=id_tag, at=started_at or timezone.now()) if id_tag else None
+    authorization = (
+        _authorize_for_session(station_id=station_id, id_tag=id_tag, at=started_at or timezone.now())
+        if id_tag
+        else None
+    )
     session = ChargingSession.objects.create(
         station_id=station_id,
         connector=connector,
         id_tag=id_tag,
         id_token_id=authorization.id_token_pk if authorization else None,
         authorization_status=authorization.status if authorization else "",
+        allowed_until=authorization.allowed_until if authorization else None,
+        limit=authorization.limit if authorization else "",
         started_at=started_at,
         meter_start_wh=meter_start_wh,
         meter_last_wh=meter_start_wh,
@@ -139,23 +154,27 @@ def _session_start_complete(
     if session.meter_last_wh is None:
         session.meter_last_wh = meter_start_wh
     if id_tag and not session.id_tag:
-        _session_token_set(session, id_tag, _authorize_for_session(id_tag=id_tag, at=started_at))
+        authorization = _authorize_for_session(station_id=session.station_id, id_tag=id_tag, at=started_at)
+        _session_token_set(session, id_tag, authorization)
     session.save()
 
 
 def _session_token_set(session: ChargingSession, id_tag: str, authorization: Authorization) -> None:
     session.id_tag, session.id_token_id = id_tag, authorization.id_token_pk
     session.authorization_status = authorization.status
+    session.allowed_until, session.limit = authorization.allowed_until, authorization.limit
 
 
 @transaction.atomic(savepoint=False)
 def session_token_attach(*, session: ChargingSession, id_tag: str, at: datetime) -> Authorization:
     """Authorize a token shown during a session (2.0.1: plugged in first, badged afterwards); the
     session takes the first token that authorizes it."""
-    authorization = _authorize_for_session(id_tag=id_tag, at=at, exclude_pk=session.pk)
+    authorization = _authorize_for_session(
+        station_id=session.station_id, id_tag=id_tag, at=at, exclude_pk=session.pk
+    )
     if not session.id_tag:
         _session_token_set(session, id_tag, authorization)
-        session.save(update_fields=["id_tag", "id_token", "authorization_status"])
+        session.save(update_fields=["id_tag", "id_token", "authorization_status", "allowed_until", "limit"])
     return authorization
 
 
@@ -278,7 +297,9 @@ def session_stop(
 
     authorization = None
     if id_tag:
-        authorization = _authorize_for_session(id_tag=id_tag, at=stopped_at, exclude_pk=session.pk)
+        authorization = _authorize_for_session(
+            station_id=station_id, id_tag=id_tag, at=stopped_at, exclude_pk=session.pk, rules=False
+        )
         if authorization.status == AuthorizationStatus.CONCURRENT_TX:
             authorization = Authorization(
                 status=AuthorizationStatus.ACCEPTED, id_token_pk=authorization.id_token_pk
