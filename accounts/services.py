@@ -2,10 +2,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 
 from accounts.domain import Authorization, AuthorizationStatus
-from accounts.models import IdToken, IdTokenStatus
+from accounts.models import IdToken, IdTokenStatus, User
+
+# Said whoever holds the tag: a driver must not learn whose card a number belongs to.
+TAG_TAKEN = "This card is already registered. If it is yours, ask the operator of your charging sites."
 
 
 def id_token_authorize(*, id_tag: str, at: datetime | None = None) -> Authorization:
@@ -41,3 +46,45 @@ def id_token_create(
     token.full_clean()
     token.save()
     return token
+
+
+def id_token_register_for_driver(*, user: User, id_tag: str, label: str = "") -> IdToken:
+    """Register a card the driver carries, refusing a tag that anyone has registered already."""
+    id_tag, label = id_tag.strip(), label.strip()
+    if IdToken.objects.alias(tag=Lower("id_tag")).filter(tag=id_tag.lower()).exists():
+        raise ValidationError({"id_tag": TAG_TAKEN}, code="taken")
+    token = IdToken(id_tag=id_tag, owner=user, label=label, status=IdTokenStatus.ACCEPTED)
+    token.full_clean()
+    try:
+        with transaction.atomic():
+            token.save()
+    except IntegrityError:  # registered at the same moment by someone else
+        raise ValidationError({"id_tag": TAG_TAKEN}, code="taken") from None
+    return token
+
+
+def id_token_block_by_driver(*, user: User, token: IdToken) -> IdToken:
+    """Block one of the driver's cards, say a lost one; any card they carry, whoever issued it."""
+    _check_carried_by(user=user, token=token)
+    if token.status != IdTokenStatus.BLOCKED:
+        token.status = IdTokenStatus.BLOCKED
+        token.save(update_fields=["status"])
+    return token
+
+
+def id_token_unblock_by_driver(*, user: User, token: IdToken) -> IdToken:
+    """Accept one of the driver's own cards again; a card an organization issued stays its call."""
+    _check_carried_by(user=user, token=token)
+    if token.organization_id is not None:
+        raise ValidationError(
+            f"{token.organization} issued this card, so only they can unblock it.", code="issued"
+        )
+    if token.status != IdTokenStatus.ACCEPTED:
+        token.status = IdTokenStatus.ACCEPTED
+        token.save(update_fields=["status"])
+    return token
+
+
+def _check_carried_by(*, user: User, token: IdToken) -> None:
+    if token.owner_id is None or token.owner_id != user.pk:
+        raise PermissionDenied("This card is not yours.")
