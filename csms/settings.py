@@ -32,6 +32,8 @@ INSTALLED_APPS = [
     "channels",
     "rest_framework",
     "django_celery_beat",
+    "allauth",
+    "allauth.account",
     "accounts",
     "stations",
     "billing",
@@ -47,6 +49,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
 ]
 
 ROOT_URLCONF = "csms.urls"
@@ -92,6 +95,40 @@ else:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
+
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",  # staff: username and password in the admin
+    "allauth.account.auth_backends.AuthenticationBackend",  # drivers: email and password in the portal
+]
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "portal:home"
+
+# Drivers sign up on the portal with django-allauth: email as login, verified before the first login.
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_CHANGE_EMAIL = True  # one address per driver: it is their login and how access groups know them
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "[CSMS] "
+# Links in mails are built from the request; behind a TLS proxy the request looks like plain http.
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http" if DEBUG else "https"
+
+# Mail (verification, password reset) goes to the console unless EMAIL_URL names a server:
+# smtp+tls://user:password@host:587, smtp+ssl://user:password@host:465, filemail:///path/to/folder.
+email = env.email_url("EMAIL_URL", default="consolemail://")
+EMAIL_BACKEND = email["EMAIL_BACKEND"]
+EMAIL_HOST = email["EMAIL_HOST"] or "localhost"
+EMAIL_PORT = email["EMAIL_PORT"] or 25
+EMAIL_HOST_USER = email["EMAIL_HOST_USER"] or ""
+EMAIL_HOST_PASSWORD = email["EMAIL_HOST_PASSWORD"] or ""
+EMAIL_USE_TLS = email.get("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = email.get("EMAIL_USE_SSL", False)
+EMAIL_FILE_PATH = email["EMAIL_FILE_PATH"] or None
+EMAIL_TIMEOUT = 10  # a slow mail server must not hold a signup request for minutes
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="CSMS <noreply@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
