@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 
@@ -35,6 +38,14 @@ class Site(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        try:
+            ZoneInfo(self.time_zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValidationError(
+                {"time_zone": f"{self.time_zone!r} is not a time zone name such as Europe/Berlin."}
+            ) from None
 
 
 class Station(models.Model):
@@ -180,6 +191,13 @@ class AccessRule(models.Model):
     def __str__(self) -> str:
         who = self.group.name if self.group_id else "Public"
         return f"{who} at {self.station or self.site}"
+
+    def clean(self) -> None:
+        if self.station_id is not None and self.station.site_id != self.site_id:
+            raise ValidationError({"station": "This charger is not at this site."})
+        if self.group_id is not None and self.site_id is not None:
+            if self.group.organization_id != self.site.organization_id:
+                raise ValidationError({"group": "The group belongs to another organization than the site."})
 
 
 class LocalListEntry(models.Model):

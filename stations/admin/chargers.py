@@ -15,6 +15,8 @@ from django.template.response import TemplateResponse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from accounts.domain import ROLES_MANAGING, ROLES_OPERATING
+from csms.tenancy_admin import TenantAdmin, TenantInline, may_act, related_only, scoped
 from stations import admin_commands
 from stations.admin.display import (
     CSS,
@@ -30,6 +32,7 @@ from stations.admin.display import (
 from stations.credentials import password_validate
 from stations.domain import RegistrationStatus
 from stations.models import (
+    AccessRule,
     ChargingSession,
     Connector,
     DeviceVariable,
@@ -40,6 +43,7 @@ from stations.models import (
     StatusChange,
 )
 from stations.services import registry
+from stations.services.access import WEEKDAY_NAMES, rule_weekdays
 
 LEVELS = {"success": messages.SUCCESS, "warning": messages.WARNING, "error": messages.ERROR}
 
@@ -80,7 +84,7 @@ class StationForm(forms.ModelForm):
         return password
 
 
-class ReadOnlyInline(admin.TabularInline):
+class ReadOnlyInline(TenantInline, admin.TabularInline):
     """Rows the charger reports or other pages own: shown here, changed elsewhere."""
 
     extra = 0
@@ -130,10 +134,10 @@ Action = Callable[[admin.ModelAdmin, HttpRequest, QuerySet[Any]], HttpResponse |
 
 
 @admin.register(Station)
-class StationAdmin(admin.ModelAdmin):
+class StationAdmin(TenantAdmin):
     form = StationForm
     list_display = ["identity", "site", "live", "connectors_summary", "registration", "ocpp", "hardware"]
-    list_filter = ["site", ConnectionFilter, "registration_status", "protocol"]
+    list_filter = [related_only("site"), ConnectionFilter, "registration_status", "protocol"]
     search_fields = ["identity", "serial_number", "vendor"]
     list_select_related = ["site"]
     actions = ["accept_registration", "reject_registration"]
@@ -297,6 +301,7 @@ class StationAdmin(admin.ModelAdmin):
     def _registration_set(
         self, request: HttpRequest, queryset: QuerySet[Station], status: RegistrationStatus
     ) -> None:
+        queryset = scoped(queryset, request, roles=ROLES_MANAGING)
         count = registry.station_registration_set(
             station_ids=list(queryset.values_list("pk", flat=True)), status=status
         )
@@ -309,7 +314,7 @@ class StationAdmin(admin.ModelAdmin):
 
     def get_actions(self, request: HttpRequest) -> dict[str, tuple[Action, str, str]]:
         actions = super().get_actions(request)
-        if self.has_change_permission(request):
+        if may_act(request, ROLES_OPERATING):  # technicians operate chargers they may not reconfigure
             for name, command in admin_commands.COMMANDS.items():
                 actions[f"command_{name}"] = (
                     self._command_action(name),
@@ -331,6 +336,7 @@ class StationAdmin(admin.ModelAdmin):
     ) -> HttpResponse | None:
         """Ask the command's questions, then send it to every selected charger and report each answer."""
         command = admin_commands.COMMANDS[name]
+        queryset = scoped(queryset, request, roles=ROLES_OPERATING)
         stations = list(queryset.select_related("site").order_by("identity"))
         applying = "apply" in request.POST
         form = command.form_class(request.POST if applying else None, stations=stations, prefix="command")
@@ -381,11 +387,53 @@ class SiteStationInline(ReadOnlyInline):
     connectors_summary = StationAdmin.connectors_summary
 
 
+class AccessRuleForm(forms.ModelForm):
+    weekdays = forms.TypedMultipleChoiceField(
+        choices=list(enumerate(WEEKDAY_NAMES)),
+        coerce=int,
+        initial=list(range(7)),
+        widget=forms.CheckboxSelectMultiple(attrs={"class": "csms-weekdays"}),
+        label="Days",
+        help_text="The days the window opens on.",
+    )
+
+    class Meta:
+        model = AccessRule
+        fields = ["station", "group", "weekdays", "window_start", "window_end", "max_duration_min"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            self.initial["weekdays"] = sorted(rule_weekdays(self.instance))
+
+    def clean_weekdays(self) -> str:
+        return "".join(str(day) for day in sorted(self.cleaned_data["weekdays"]))
+
+
+class AccessRuleInline(TenantInline, admin.TabularInline):
+    model = AccessRule
+    form = AccessRuleForm
+    extra = 0
+    verbose_name_plural = "access rules (they apply when the site is restricted)"
+
+    def get_formset(self, request: HttpRequest, obj: Site | None = None, **kwargs: Any) -> Any:
+        formset = super().get_formset(request, obj, **kwargs)
+        # A rule's charger is one of this site's, its group one of the site's organization's.
+        stations = formset.form.base_fields["station"]
+        groups = formset.form.base_fields["group"]
+        stations.queryset = stations.queryset.filter(site=obj) if obj else stations.queryset.none()
+        org = obj.organization_id if obj else None
+        groups.queryset = groups.queryset.filter(organization_id=org) if org else groups.queryset.none()
+        return formset
+
+
 @admin.register(Site)
-class SiteAdmin(admin.ModelAdmin):
-    list_display = ["name", "address", "chargers", "time_zone"]
+class SiteAdmin(TenantAdmin):
+    list_display = ["name", "organization", "access_policy", "address", "chargers", "time_zone"]
+    list_filter = [related_only("organization"), "access_policy"]
     search_fields = ["name", "address"]
-    inlines = [SiteStationInline]
+    fields = ["name", "organization", "address", "time_zone", "access_policy"]
+    inlines = [AccessRuleInline, SiteStationInline]
 
     class Media:
         css = CSS

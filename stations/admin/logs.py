@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from csms.tenancy_admin import TenantAdmin, related_only
 from stations.admin.display import CSS, changelist_url, chip, pretty_json
 from stations.models import DeviceVariable, Direction, Frame, OutgoingCall, StatusChange
 from stations.ocpp.adapters import ADAPTERS
@@ -35,8 +36,8 @@ class CappedCountPaginator(Paginator):
         return self.object_list[: self.cap + 1].count()
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Message logs are written by the gateway only; superusers may delete."""
+class ReadOnlyAdmin(TenantAdmin):
+    """Message logs are written by the gateway only; staff see their organizations', superusers may delete."""
 
     show_full_result_count = False
 
@@ -170,7 +171,7 @@ class FrameAdmin(ReadOnlyAdmin):
 @admin.register(StatusChange)
 class StatusChangeAdmin(ReadOnlyAdmin):
     list_display = ["occurred", "charger", "status_chip", "error", "received"]
-    list_filter = [OccurredFilter, "status", "station__site"]
+    list_filter = [OccurredFilter, "status", related_only("station__site")]
     search_fields = ["=station__identity", "error_code"]
     list_select_related = ["station", "connector"]
     paginator = CappedCountPaginator
@@ -205,7 +206,7 @@ class OutgoingCallAdmin(ReadOnlyAdmin):
     list_filter = [
         "status",
         static_filter("action", "action", [(a, a) for a in CSMS_ACTIONS]),
-        "station__site",
+        related_only("station__site"),
     ]
     search_fields = ["=station__identity", "=unique_id", "requested_by"]
     list_select_related = ["station"]
@@ -288,7 +289,7 @@ class DeviceVariableAdmin(ReadOnlyAdmin):
         "unit",
         "reported_at",
     ]
-    list_filter = ["station", "component", "attribute_type", "mutability"]
+    list_filter = [related_only("station"), "component", "attribute_type", "mutability"]
     search_fields = ["station__identity", "component", "variable", "value"]
     list_select_related = ["station"]
 

@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import csv
 from datetime import datetime
 from typing import Any
 
 from django.contrib import admin
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from csms.tenancy_admin import related_only
 from stations.admin.display import CSS, chip, kwh, short_time, when
 from stations.admin.logs import ReadOnlyAdmin
+from stations.management.commands.chargers import session_data
+from stations.management.commands.sessions import HEADERS
 from stations.models import ChargingSession, MeterSample
+
+# The columns of `manage.py sessions list`, so that both exports read alike.
+EXPORT_COLUMNS = list(HEADERS)
 
 
 class SessionStateFilter(admin.SimpleListFilter):
@@ -54,8 +61,9 @@ def sparkline(points: list[tuple[datetime, float]], width: int = 560, height: in
 
 @admin.register(ChargingSession)
 class ChargingSessionAdmin(ReadOnlyAdmin):
+    actions = ["export_csv"]
     list_display = ["transaction", "charger", "id_tag", "started", "stopped", "energy", "ending"]
-    list_filter = [SessionStateFilter, "station__site", "stop_reason"]
+    list_filter = [SessionStateFilter, related_only("station__site"), "stop_reason"]
     search_fields = ["=external_id", "id_tag", "=station__identity"]
     list_select_related = ["station", "connector"]
     date_hierarchy = "started_at"
@@ -76,12 +84,30 @@ class ChargingSessionAdmin(ReadOnlyAdmin):
         ),
         ("Time and energy", {"fields": ["started_at", "stopped_at", "duration", "meter", "energy"]}),
         ("End", {"fields": ["stop_reason", "stop_id_tag", "anomaly"]}),
+        (
+            "Access limit",
+            {"fields": ["limit", "allowed_until", "limit_stop_requested_at", "limit_stop_outcome"]},
+        ),
         ("Meter values", {"fields": ["meter_values"]}),
     ]
     readonly_fields = ["transaction", "duration", "meter", "energy", "meter_values"]
 
     class Media:
         css = CSS
+
+    @admin.action(description="Export the selected sessions as CSV", permissions=["view"])
+    def export_csv(self, request: HttpRequest, queryset: QuerySet[ChargingSession]) -> HttpResponse:
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="sessions.csv"'
+        writer = csv.DictWriter(response, fieldnames=[*EXPORT_COLUMNS, "site", "limit"])
+        writer.writeheader()
+        for session in queryset.select_related("station__site", "connector").order_by("started_at"):
+            row = session_data(session)
+            writer.writerow(
+                {key: row[key] for key in EXPORT_COLUMNS}
+                | {"site": session.station.site or "", "limit": session.limit}
+            )
+        return response
 
     @admin.display(description="transaction", ordering="external_id")
     def transaction(self, session: ChargingSession) -> str:
