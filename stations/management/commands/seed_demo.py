@@ -4,39 +4,110 @@ from __future__ import annotations
 
 from typing import Any
 
+from allauth.account.models import EmailAddress
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from accounts.models import IdToken, IdTokenStatus, User
+from accounts.domain import Role
+from accounts.models import (
+    AccessGroup,
+    AccessGroupMember,
+    IdToken,
+    IdTokenStatus,
+    Membership,
+    Organization,
+    OrganizationKind,
+    User,
+)
 from stations.credentials import password_hash
-from stations.models import Site, Station
+from stations.domain import AccessPolicy
+from stations.models import AccessRule, Site, Station
 
 DEMO_PASSWORD = "demo-charger-password"
 DEMO_LOGIN = ("admin", "admin")
+DEMO_MANAGER = ("manager", "manager")
+DEMO_DRIVER = ("driver@example.com", "driver")
+# Public sessions at the demo site end after this long: the simulator charges for 4 minutes, so the
+# limit job can be watched stopping them.
+DEMO_PUBLIC_MINUTES = 3
 
 
 class Command(BaseCommand):
-    help = "Create a demo site, three chargers (DEMO-001..003), RFID tokens and the admin/admin login."
+    help = (
+        "Create two organizations with a site each, four chargers (DEMO-001..004), residents and the "
+        "public with access rules, RFID cards, and the admin, manager and driver logins."
+    )
 
     @transaction.atomic
     def handle(self, *args: Any, **options: Any) -> None:
-        site, _ = Site.objects.get_or_create(name="Riverside Parking", defaults={"address": "1 River Road"})
-        for number in range(1, 4):
+        riverside = self.organization("Riverside Homes", OrganizationKind.PROPERTY)
+        city = self.organization("City Offices", OrganizationKind.OPERATOR)
+        parking, _ = Site.objects.get_or_create(
+            name="Riverside Parking",
+            defaults={
+                "address": "1 River Road",
+                "organization": riverside,
+                "access_policy": AccessPolicy.RESTRICTED,
+                "time_zone": "Europe/Berlin",
+            },
+        )
+        garage, _ = Site.objects.get_or_create(
+            name="Market Street Garage",
+            defaults={"address": "20 Market Street", "organization": city, "time_zone": "Europe/Berlin"},
+        )
+        for number in range(1, 5):
             Station.objects.get_or_create(
                 identity=f"DEMO-{number:03d}",
-                defaults={"site": site, "password_hash": password_hash(DEMO_PASSWORD.encode())},
+                defaults={
+                    "site": parking if number < 4 else garage,
+                    "password_hash": password_hash(DEMO_PASSWORD.encode()),
+                },
             )
+
         username, password = DEMO_LOGIN
         if not User.objects.filter(username=username).exists():
             User.objects.create_superuser(username, f"{username}@example.com", password)
-        tokens = [
-            ("DEMO-TAG-1", IdTokenStatus.ACCEPTED),
-            ("DEMO-TAG-2", IdTokenStatus.ACCEPTED),
-            ("DEMO-BLOCKED", IdTokenStatus.BLOCKED),
-        ]
-        for id_tag, status in tokens:
-            IdToken.objects.get_or_create(id_tag=id_tag, defaults={"status": status, "label": "Demo card"})
-        self.stdout.write(
-            "Demo data ready. Admin: http://127.0.0.1:8000/admin/ (login admin / admin). "
-            f"Chargers DEMO-001..003 connect with password {DEMO_PASSWORD!r}."
+        username, password = DEMO_MANAGER
+        if not User.objects.filter(username=username).exists():
+            manager = User.objects.create_user(username, f"{username}@example.com", password, is_staff=True)
+            Membership.objects.create(user=manager, organization=riverside, role=Role.MANAGER)
+        driver = self.driver(*DEMO_DRIVER)
+
+        residents, _ = AccessGroup.objects.get_or_create(
+            organization=riverside, name="Residents", defaults={"description": "Flats 1-40, River Road"}
         )
+        AccessGroupMember.objects.get_or_create(group=residents, email=driver.email)
+        cards = [
+            ("DEMO-TAG-1", IdTokenStatus.ACCEPTED, riverside, None, "Resident card, flat 12"),
+            ("DEMO-TAG-2", IdTokenStatus.ACCEPTED, city, None, "Visitor card"),
+            ("DEMO-BLOCKED", IdTokenStatus.BLOCKED, riverside, None, "Reported lost"),
+            ("DEMO-DRIVER-1", IdTokenStatus.ACCEPTED, None, driver, "My key fob"),
+        ]
+        for id_tag, status, organization, owner, label in cards:
+            card, _ = IdToken.objects.get_or_create(
+                id_tag=id_tag,
+                defaults={"status": status, "organization": organization, "owner": owner, "label": label},
+            )
+            if id_tag == "DEMO-TAG-1":
+                residents.id_tokens.add(card)
+        if not parking.access_rules.exists():
+            AccessRule.objects.create(site=parking, group=residents)
+            AccessRule.objects.create(site=parking, group=None, max_duration_min=DEMO_PUBLIC_MINUTES)
+        self.stdout.write(
+            "Demo data ready. Admin: http://127.0.0.1:8000/admin/ (superuser admin / admin; manager / "
+            "manager sees Riverside Homes only). Driver portal: http://127.0.0.1:8000/ (driver@example.com "
+            f"/ driver). Chargers DEMO-001..004 connect with password {DEMO_PASSWORD!r}."
+        )
+
+    def organization(self, name: str, kind: OrganizationKind) -> Organization:
+        organization, _ = Organization.objects.get_or_create(name=name, defaults={"kind": kind})
+        return organization
+
+    def driver(self, email: str, password: str) -> User:
+        driver = User.objects.filter(email__iexact=email).first()
+        if driver is None:
+            driver = User.objects.create_user(email.split("@")[0], email, password)
+        EmailAddress.objects.get_or_create(
+            user=driver, email=email, defaults={"verified": True, "primary": True}
+        )
+        return driver

@@ -1,0 +1,64 @@
+"""The demo data a newcomer clicks through: organizations, access rules and logins that work."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.domain import AuthorizationStatus
+from accounts.models import IdToken, User
+from stations.models import AccessRule, Station
+from stations.services.access import access_authorize
+
+pytestmark = pytest.mark.django_db
+
+
+def test_seeding_twice_gives_the_same_demo(capsys):
+    call_command("seed_demo")
+    counts = (
+        Station.objects.count(),
+        IdToken.objects.count(),
+        AccessRule.objects.count(),
+        User.objects.count(),
+    )
+    call_command("seed_demo")
+    assert counts == (4, 4, 2, 3)
+    assert (
+        Station.objects.count(),
+        IdToken.objects.count(),
+        AccessRule.objects.count(),
+        User.objects.count(),
+    ) == counts
+
+
+def test_residents_charge_freely_and_visitors_for_a_few_minutes_at_the_demo_site():
+    call_command("seed_demo")
+    station = Station.objects.get(identity="DEMO-001")
+    now = timezone.now()
+    resident = access_authorize(station_id=station.pk, id_tag="DEMO-TAG-1", at=now)
+    visitor = access_authorize(station_id=station.pk, id_tag="DEMO-TAG-2", at=now)
+    lost = access_authorize(station_id=station.pk, id_tag="DEMO-BLOCKED", at=now)
+    assert (resident.status, resident.allowed_until) == (AuthorizationStatus.ACCEPTED, None)
+    assert visitor.status == AuthorizationStatus.ACCEPTED and visitor.limit.startswith(
+        "Public access: at most 3"
+    )
+    assert lost.status == AuthorizationStatus.BLOCKED
+
+
+def test_the_demo_manager_sees_only_their_organizations_chargers():
+    call_command("seed_demo")
+    client = Client()
+    assert client.login(username="manager", password="manager")
+    page = client.get(reverse("admin:stations_station_changelist")).content.decode()
+    assert "DEMO-001" in page and "DEMO-004" not in page
+
+
+def test_the_demo_driver_logs_in_on_the_portal_and_sees_their_card():
+    call_command("seed_demo")
+    client = Client()
+    response = client.post(reverse("account_login"), {"login": "driver@example.com", "password": "driver"})
+    assert response.status_code == 302
+    assert "DEMO-DRIVER-1" in client.get(reverse("portal:cards")).content.decode()
