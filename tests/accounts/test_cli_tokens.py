@@ -80,13 +80,6 @@ def test_add_refuses_bad_input_and_creates_nothing(args, message):
     assert list(IdToken.objects.values_list("id_tag", flat=True)) == ["TAKEN"]
 
 
-def test_add_refuses_an_email_that_several_users_share():
-    UserFactory(username="a", email="shared@example.com")
-    UserFactory(username="b", email="shared@example.com")
-    assert "Several users" in str(fails("add", "CARD4", "--user", "shared@example.com"))
-    assert not IdToken.objects.exists()
-
-
 def test_list_as_json():
     IdTokenFactory(
         id_tag="B-TAG",

@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from django.core.exceptions import MultipleObjectsReturned, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.models import IdToken, IdTokenStatus, Organization, User
@@ -104,8 +104,6 @@ class Command(BaseCommand):
             )
         except User.DoesNotExist:
             raise CommandError(f"No user has the email {email!r}.") from None
-        except MultipleObjectsReturned:
-            raise CommandError(f"Several users have the email {email!r}.") from None
         except ValidationError as error:
             raise CommandError(f"Cannot add ID token {id_tag!r}: {_reasons(error)}") from None
         owner = f", owned by {token.owner.email}" if token.owner else ""
