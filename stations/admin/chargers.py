@@ -422,6 +422,7 @@ class AccessRuleInline(TenantInline, admin.TabularInline):
         stations = formset.form.base_fields["station"]
         groups = formset.form.base_fields["group"]
         stations.queryset = stations.queryset.filter(site=obj) if obj else stations.queryset.none()
+        stations.empty_label, groups.empty_label = "Every charger", "The public"
         org = obj.organization_id if obj else None
         groups.queryset = groups.queryset.filter(organization_id=org) if org else groups.queryset.none()
         return formset
