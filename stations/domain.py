@@ -8,6 +8,8 @@ from decimal import Decimal
 
 from django.db import models
 
+from accounts.domain import AuthorizationStatus
+
 
 class RegistrationStatus(models.TextChoices):
     PENDING = "pending", "Pending"
@@ -58,6 +60,15 @@ class StopReason(models.TextChoices):
 class AccessPolicy(models.TextChoices):
     OPEN = "open", "Any accepted card, at any time"
     RESTRICTED = "restricted", "Only as the site's access rules allow"
+
+
+class LocalListUpdateStatus(models.TextChoices):
+    """A charger's answer to an update of its local authorization list."""
+
+    ACCEPTED = "accepted", "Accepted"
+    FAILED = "failed", "The charger could not apply the update"
+    NOT_SUPPORTED = "not_supported", "The charger does not support local authorization lists"
+    VERSION_MISMATCH = "version_mismatch", "The charger holds a list at least as new as the update"
 
 
 class CallStatus(models.TextChoices):
@@ -133,3 +144,13 @@ class DeviceVariableData:
     data_type: str = ""
     unit: str = ""
     values_list: str = ""
+
+
+@dataclass(frozen=True)
+class LocalListEntryData:
+    """A card on a charger's local authorization list, with the answer the charger gives on its own."""
+
+    id_tag: str
+    status: AuthorizationStatus  # accepted, blocked or expired
+    expires_at: datetime | None = None
+    parent_id_tag: str = ""

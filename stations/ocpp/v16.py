@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, ClassVar
 
 from django.utils import timezone
 
 from accounts.domain import Authorization, AuthorizationStatus
 from stations.domain import (
+    CallStatus,
     ConnectorStatus,
+    LocalListEntryData,
+    LocalListUpdateStatus,
     MeterReading,
     RegistrationStatus,
     StationInfo,
     StopReason,
 )
+from stations.models import OutgoingCall
 from stations.ocpp import base
 from stations.ocpp.base import ProtocolAdapter, format_timestamp, parse_timestamp
 from stations.ocpp.framing import ErrorKind, FrameError
@@ -60,6 +65,12 @@ STOP_REASON_16 = {
     "UnlockCommand": StopReason.UNLOCK_COMMAND,
     "DeAuthorized": StopReason.DE_AUTHORIZED,
 }
+LOCAL_LIST_UPDATE_16 = {
+    "Accepted": LocalListUpdateStatus.ACCEPTED,
+    "Failed": LocalListUpdateStatus.FAILED,
+    "NotSupported": LocalListUpdateStatus.NOT_SUPPORTED,
+    "VersionMismatch": LocalListUpdateStatus.VERSION_MISMATCH,
+}
 ERROR_CODES_16 = {
     ErrorKind.NOT_IMPLEMENTED: "NotImplemented",
     ErrorKind.NOT_SUPPORTED: "NotSupported",
@@ -83,6 +94,25 @@ def id_tag_info(authorization: Authorization) -> dict[str, Any]:
     if authorization.parent_id_tag:
         info["parentIdTag"] = authorization.parent_id_tag
     return info
+
+
+def local_authorization_data(entry: LocalListEntryData) -> dict[str, Any]:
+    """A local list entry as SendLocalList.req carries it: idTag with the idTagInfo a charger answers."""
+    info: dict[str, Any] = {"status": AUTHORIZATION_16[entry.status]}
+    if entry.expires_at is not None:
+        info["expiryDate"] = format_timestamp(entry.expires_at)
+    if entry.parent_id_tag:
+        info["parentIdTag"] = entry.parent_id_tag
+    return {"idTag": entry.id_tag, "idTagInfo": info}
+
+
+def positive_int(value: object) -> int | None:
+    """A configuration value that must be a whole number above 0, or None."""
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        return None
+    return number if number > 0 else None
 
 
 def sampled_number(sampled: dict[str, Any]) -> tuple[Decimal, str] | None:
@@ -139,6 +169,51 @@ class Ocpp16(ProtocolAdapter):
         }
     )
     needs_acceptance = frozenset({"Authorize", "StartTransaction", "StopTransaction", "MeterValues"})
+    id_tag_max_length: ClassVar[int] = 20  # idTag and parentIdTag are CiString20Type
+
+    # --- local authorization list (Local Auth List Management profile) ------------------------
+    @classmethod
+    def local_list_update_call(
+        cls, *, version: int, full: bool, entries: Sequence[LocalListEntryData], removed: Sequence[str] = ()
+    ) -> tuple[str, dict[str, Any]]:
+        """SendLocalList.req; a differential entry without idTagInfo removes that idTag."""
+        items = [local_authorization_data(entry) for entry in entries] + [{"idTag": tag} for tag in removed]
+        payload: dict[str, Any] = {"listVersion": version, "updateType": "Full" if full else "Differential"}
+        if items:
+            payload["localAuthorizationList"] = items
+        return "SendLocalList", payload
+
+    @classmethod
+    def local_list_update_status(cls, answer: dict[str, Any]) -> LocalListUpdateStatus | None:
+        """SendLocalList.conf's status; None for an answer that is not one."""
+        return LOCAL_LIST_UPDATE_16.get(answer.get("status"))  # type: ignore[arg-type]
+
+    @classmethod
+    def local_list_version_call(cls) -> tuple[str, dict[str, Any]]:
+        return "GetLocalListVersion", {}
+
+    @classmethod
+    def local_list_version(cls, answer: dict[str, Any]) -> int | None:
+        """GetLocalListVersion.conf's listVersion: 0 no list, -1 no support for lists."""
+        version = answer.get("listVersion")
+        return version if isinstance(version, int) and not isinstance(version, bool) else None
+
+    @classmethod
+    def local_list_max_items(cls, *, station_id: int) -> int | None:
+        """SendLocalListMaxLength as the charger last reported it to a GetConfiguration, if it did;
+        asking for it is left to staff (Read configuration)."""
+        answers = (
+            OutgoingCall.objects.filter(
+                station_id=station_id, action="GetConfiguration", status=CallStatus.ANSWERED
+            )
+            .order_by("-completed_at", "-id")
+            .values_list("response", flat=True)
+        )
+        for answer in answers[:50]:
+            for key in (answer or {}).get("configurationKey", []):
+                if isinstance(key, dict) and key.get("key") == "SendLocalListMaxLength":
+                    return positive_int(key.get("value"))
+        return None
 
     def boot_notification(self, p: dict[str, Any]) -> dict[str, Any]:
         info = StationInfo(

@@ -7,8 +7,9 @@ charger's own string transaction id, kept as sent. Every event first makes sure 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from django.utils import timezone
 
@@ -16,14 +17,18 @@ from accounts.domain import Authorization, AuthorizationStatus
 from stations.domain import (
     ConnectorStatus,
     DeviceVariableData,
+    LocalListEntryData,
+    LocalListUpdateStatus,
     MeterReading,
     RegistrationStatus,
     StationInfo,
     StopReason,
 )
+from stations.models import DeviceVariable
 from stations.ocpp import base
 from stations.ocpp.base import ProtocolAdapter, format_timestamp, parse_timestamp
 from stations.ocpp.framing import ErrorKind
+from stations.ocpp.v16 import positive_int
 from stations.services import registry, sessions
 from stations.services.access import access_authorize
 from stations.services.device_model import device_model_report
@@ -86,12 +91,15 @@ VARIABLES_FOR_16_KEYS = {
     "ClockAlignedDataInterval": ("AlignedDataCtrlr", "Interval"),
     "ConnectionTimeOut": ("TxCtrlr", "EVConnectionTimeOut"),
     "HeartbeatInterval": ("OCPPCommCtrlr", "HeartbeatInterval"),
+    "LocalAuthListEnabled": ("LocalAuthListCtrlr", "Enabled"),
+    "LocalAuthListMaxLength": ("LocalAuthListCtrlr", "Entries"),
     "LocalAuthorizeOffline": ("AuthCtrlr", "LocalAuthorizeOffline"),
     "LocalPreAuthorize": ("AuthCtrlr", "LocalPreAuthorize"),
     "MeterValueSampleInterval": ("SampledDataCtrlr", "TxUpdatedInterval"),
     "MeterValuesAlignedData": ("AlignedDataCtrlr", "Measurands"),
     "MeterValuesSampledData": ("SampledDataCtrlr", "TxUpdatedMeasurands"),
     "ResetRetries": ("OCPPCommCtrlr", "ResetRetries"),
+    "SendLocalListMaxLength": ("LocalAuthListCtrlr", "ItemsPerMessage"),
     "StopTransactionOnEVSideDisconnect": ("TxCtrlr", "StopTxOnEVSideDisconnect"),
     "StopTransactionOnInvalidId": ("TxCtrlr", "StopTxOnInvalidId"),
     "StopTxnAlignedData": ("AlignedDataCtrlr", "TxEndedMeasurands"),
@@ -110,6 +118,15 @@ def variable_for_key(key: str) -> dict[str, Any]:
         component, variable = VARIABLES_FOR_16_KEYS.get(key, ("OCPPCommCtrlr", key))
     return {"component": {"name": component}, "variable": {"name": variable}}
 
+
+LOCAL_LIST_UPDATE_201 = {
+    "Accepted": LocalListUpdateStatus.ACCEPTED,
+    "Failed": LocalListUpdateStatus.FAILED,
+    "VersionMismatch": LocalListUpdateStatus.VERSION_MISMATCH,
+}
+# Cards are RFID cards; a group id is one the CSMS made up.
+LOCAL_LIST_TOKEN_TYPE = "ISO14443"
+LOCAL_LIST_GROUP_TYPE = "Central"
 
 ERROR_CODES_201 = {
     ErrorKind.NOT_IMPLEMENTED: "NotImplemented",
@@ -134,6 +151,16 @@ def id_token_info(authorization: Authorization) -> dict[str, Any]:
     if authorization.parent_id_tag:
         info["groupIdToken"] = {"idToken": authorization.parent_id_tag, "type": "Central"}
     return info
+
+
+def local_authorization_data(entry: LocalListEntryData) -> dict[str, Any]:
+    """A local list entry as SendLocalListRequest carries it: idToken with its idTokenInfo."""
+    info: dict[str, Any] = {"status": AUTHORIZATION_201[entry.status]}
+    if entry.expires_at is not None:
+        info["cacheExpiryDateTime"] = format_timestamp(entry.expires_at)
+    if entry.parent_id_tag:
+        info["groupIdToken"] = {"idToken": entry.parent_id_tag, "type": LOCAL_LIST_GROUP_TYPE}
+    return {"idToken": {"idToken": entry.id_tag, "type": LOCAL_LIST_TOKEN_TYPE}, "idTokenInfo": info}
 
 
 def sampled_number(sampled: dict[str, Any]) -> tuple[Decimal, str]:
@@ -213,6 +240,54 @@ class Ocpp201(ProtocolAdapter):
         }
     )
     needs_acceptance = frozenset({"Authorize", "TransactionEvent", "MeterValues"})
+    id_tag_max_length: ClassVar[int] = 36  # IdTokenType.idToken
+
+    # --- local authorization list (functional block D) ------------------------------------------
+    @classmethod
+    def local_list_update_call(
+        cls, *, version: int, full: bool, entries: Sequence[LocalListEntryData], removed: Sequence[str] = ()
+    ) -> tuple[str, dict[str, Any]]:
+        """SendLocalListRequest; a differential entry without idTokenInfo removes that idToken."""
+        items = [local_authorization_data(entry) for entry in entries] + [
+            {"idToken": {"idToken": tag, "type": LOCAL_LIST_TOKEN_TYPE}} for tag in removed
+        ]
+        payload: dict[str, Any] = {"versionNumber": version, "updateType": "Full" if full else "Differential"}
+        if items:  # the list has minItems 1: an empty full update leaves it out
+            payload["localAuthorizationList"] = items
+        return "SendLocalList", payload
+
+    @classmethod
+    def local_list_update_status(cls, answer: dict[str, Any]) -> LocalListUpdateStatus | None:
+        """SendLocalListResponse's status (2.0.1 has no NotSupported: such a station sends a CALLERROR)."""
+        return LOCAL_LIST_UPDATE_201.get(answer.get("status"))  # type: ignore[arg-type]
+
+    @classmethod
+    def local_list_version_call(cls) -> tuple[str, dict[str, Any]]:
+        return "GetLocalListVersion", {}
+
+    @classmethod
+    def local_list_version(cls, answer: dict[str, Any]) -> int | None:
+        """GetLocalListVersionResponse's versionNumber: 0 when the station holds no list."""
+        version = answer.get("versionNumber")
+        return version if isinstance(version, int) and not isinstance(version, bool) else None
+
+    @classmethod
+    def local_list_max_items(cls, *, station_id: int) -> int | None:
+        """LocalAuthListCtrlr.ItemsPerMessage from the station's device model, if it reported it."""
+        value = (
+            DeviceVariable.objects.filter(
+                station_id=station_id,
+                component="LocalAuthListCtrlr",
+                component_instance="",
+                evse_id=0,
+                variable="ItemsPerMessage",
+                variable_instance="",
+                attribute_type="Actual",
+            )
+            .values_list("value", flat=True)
+            .first()
+        )
+        return positive_int(value)
 
     def boot_notification(self, p: dict[str, Any]) -> dict[str, Any]:
         station = p["chargingStation"]
