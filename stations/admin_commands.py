@@ -13,7 +13,7 @@ import asyncio
 import json
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -24,6 +24,7 @@ from stations.exceptions import CallRejected, InvalidCall, StationError
 from stations.models import ChargingSession, Station
 from stations.ocpp.commands import station_call_async
 from stations.ocpp.v201 import variable_for_key
+from stations.services.local_list import local_list_sync, local_list_version_get
 
 # Until a charger has connected its version is unknown; station_call then reports it offline.
 DEFAULT_PROTOCOL = "ocpp1.6"
@@ -34,6 +35,7 @@ DONE_STATUSES = frozenset({"Accepted", "Unlocked"})
 
 Payloads = list[tuple[str, dict[str, Any]]]
 Builder = Callable[[Station, dict[str, Any]], Payloads]
+Runner = Callable[[Station, dict[str, Any], str], "Outcome"]
 
 
 class CommandForm(forms.Form):
@@ -222,15 +224,53 @@ def _remote_stop_16(station: Station, data: dict[str, Any]) -> Payloads:
 class Command:
     label: str
     form_class: type[CommandForm]
-    builders: dict[str, Builder]
+    builders: dict[str, Builder] = field(default_factory=dict)
     # A page listing the answers, for commands whose answer is more than a status.
     result_template: str = ""
+    # A service that carries out the whole command for one charger, whatever its version, in place of
+    # the builders' calls; chargers get it one after the other.
+    run: Runner | None = None
 
     def payloads(self, station: Station, data: dict[str, Any]) -> Payloads | None:
         """Return the calls for this charger, or None when its OCPP version lacks the command."""
         protocol = station.protocol or DEFAULT_PROTOCOL
         builder = self.builders.get(COMMANDS_OF_VERSION.get(protocol, protocol))
         return None if builder is None else builder(station, data)
+
+
+def _local_list_version(station: Station, data: dict[str, Any], requested_by: str) -> Outcome:
+    stored = station.local_list_version
+    try:
+        reported = local_list_version_get(
+            station, timeout=float(data["timeout_s"]), requested_by=requested_by
+        )
+    except StationError as error:
+        text = f"Local list version of {station.identity}: {_describe_error(error)}"
+        return Outcome(station.identity, "", "error", text)
+    if reported < 0:  # 1.6: -1
+        return Outcome(station.identity, "", "warning", f"{station.identity} does not support local lists.")
+    level = "success" if reported == stored else "warning"
+    text = (
+        f"{station.identity} holds local list version {reported}; "
+        f"the CSMS last had version {stored} accepted" + ("." if stored else " (never sent).")
+    )
+    return Outcome(station.identity, "", level, text)
+
+
+def _local_list_send(station: Station, data: dict[str, Any], requested_by: str) -> Outcome:
+    accepted = local_list_sync(
+        station, full=True, timeout=float(data["timeout_s"]), requested_by=requested_by
+    )
+    station.refresh_from_db(fields=["is_online", "local_list_version", "local_list_error"])
+    if accepted:
+        cards = station.local_list.count()
+        text = f"{station.identity} accepted local list version {station.local_list_version} ({cards} cards)."
+        return Outcome(station.identity, "", "success", text)
+    if not station.is_online:
+        text = f"{station.identity} is offline; its list is sent when it is back online."
+        return Outcome(station.identity, "", "warning", text)
+    error = station.local_list_error or "nothing was sent"
+    return Outcome(station.identity, "", "error", f"Local list to {station.identity}: {error}")
 
 
 COMMANDS: dict[str, Command] = {
@@ -341,6 +381,8 @@ COMMANDS: dict[str, Command] = {
             "ocpp2.0.1": lambda s, d: [("ClearCache", {})],
         },
     ),
+    "local_list_version": Command("Get local list version", ConfirmForm, run=_local_list_version),
+    "local_list_send": Command("Send local list (full)", ConfirmForm, run=_local_list_send),
 }
 
 
@@ -392,7 +434,10 @@ def _variables_status(response: dict[str, Any]) -> str | None:
 def command_run(
     *, command: Command, stations: list[Station], data: dict[str, Any], requested_by: str
 ) -> list[Outcome]:
-    """Send the command to every charger at once and return one outcome per call, in charger order."""
+    """Send the command to every charger at once (one after the other for a command with a service of its
+    own) and return one outcome per call, in charger order."""
+    if command.run is not None:
+        return [command.run(station, data, requested_by) for station in stations]
     skipped: list[Outcome] = []
     calls: list[tuple[Station, str, dict[str, Any]]] = []
     for station in stations:
