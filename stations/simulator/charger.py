@@ -30,6 +30,7 @@ from stations.simulator.link import (
     Offline,
     Socket,
 )
+from stations.simulator.local_list import LocalAuthList
 from stations.simulator.meter import Meter
 
 logger = logging.getLogger("stations.simulator")
@@ -126,6 +127,7 @@ class SimulatedCharger:
         self.draining = False  # shutting down or resetting: no new sessions
         self.registration = ""
         self.diagnostics_status = self.firmware_status = "Idle"
+        self.local_list = LocalAuthList()  # kept across reconnections and resets, as in flash memory
         self.link: OcppLink | None = None
         self.online = asyncio.Event()  # connected and accepted: every message may be sent
         self.interval_changed = asyncio.Event()

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from stations.simulator import schemas
 from stations.simulator.connector import Connector
 from stations.simulator.link import Answer, CallTimeout, LinkClosed, Offline, Refusal
+from stations.simulator.local_list import Item
 
 if TYPE_CHECKING:
     from stations.simulator.charger import SimulatedCharger
@@ -164,6 +165,22 @@ def clear_cache(charger: SimulatedCharger, p: dict[str, Any]) -> Answer:
     return Answer({"status": "Accepted"})
 
 
+def local_list_update(charger: SimulatedCharger, *, version: int, full: bool, items: list[Item]) -> Answer:
+    """Apply a SendLocalList of either version; more entries than the charger takes at once fail."""
+    if len(items) > charger.config.integer("SendLocalListMaxLength"):
+        return Answer({"status": "Failed"})
+    return Answer({"status": charger.local_list.update(version=version, full=full, items=items)})
+
+
+def send_local_list(charger: SimulatedCharger, p: dict[str, Any]) -> Answer:
+    items = [(item["idTag"], item.get("idTagInfo")) for item in p.get("localAuthorizationList", [])]
+    return local_list_update(charger, version=p["listVersion"], full=p["updateType"] == "Full", items=items)
+
+
+def get_local_list_version(charger: SimulatedCharger, p: dict[str, Any]) -> Answer:
+    return Answer({"listVersion": charger.local_list.version})
+
+
 def data_transfer(charger: SimulatedCharger, p: dict[str, Any]) -> Answer:
     if p["vendorId"] != "CSMS-Sim":
         return Answer({"status": "UnknownVendorId"})
@@ -224,6 +241,8 @@ HANDLERS: dict[str, Handler] = {
     "TriggerMessage": trigger_message,
     "ClearCache": clear_cache,
     "DataTransfer": data_transfer,
+    "SendLocalList": send_local_list,
+    "GetLocalListVersion": get_local_list_version,
     "GetDiagnostics": get_diagnostics,
     "UpdateFirmware": update_firmware,
 }

@@ -111,6 +111,31 @@ def get_base_report(charger: SimulatedCharger, p: dict[str, Any]) -> Answer:
     return Answer({"status": "Accepted"}, then=send)
 
 
+def _id_tag_info(info: dict[str, Any] | None) -> dict[str, Any] | None:
+    """An idTokenInfo as the charger keeps it, in 1.6's idTagInfo shape."""
+    if info is None:
+        return None
+    kept = {"status": info["status"]}
+    if "cacheExpiryDateTime" in info:
+        kept["expiryDate"] = info["cacheExpiryDateTime"]
+    if "groupIdToken" in info:
+        kept["parentIdTag"] = info["groupIdToken"]["idToken"]
+    return kept
+
+
+def send_local_list(charger: SimulatedCharger, p: dict[str, Any]) -> Answer:
+    items = [
+        (item["idToken"]["idToken"], _id_tag_info(item.get("idTokenInfo")))
+        for item in p.get("localAuthorizationList", [])
+    ]
+    full = p["updateType"] == "Full"
+    return handlers.local_list_update(charger, version=p["versionNumber"], full=full, items=items)
+
+
+def get_local_list_version(charger: SimulatedCharger, p: dict[str, Any]) -> Answer:
+    return Answer({"versionNumber": charger.local_list.version})
+
+
 def get_log(charger: SimulatedCharger, p: dict[str, Any]) -> Answer:
     async def upload() -> None:  # pretend: nothing is sent to p["log"]["remoteLocation"]
         await handlers.progress(
@@ -142,6 +167,8 @@ HANDLERS: dict[str, handlers.Handler] = {
     "GetBaseReport": get_base_report,
     "ClearCache": handlers.clear_cache,
     "DataTransfer": handlers.data_transfer,
+    "SendLocalList": send_local_list,
+    "GetLocalListVersion": get_local_list_version,
     "GetLog": get_log,
     "UpdateFirmware": update_firmware,
 }
