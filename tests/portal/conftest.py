@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from allauth.account.models import EmailAddress
+from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
@@ -39,6 +40,12 @@ def online_charger(site: Site, *statuses: ConnectorStatus, **fields: object) -> 
     station = StationFactory(site=site, is_online=True, **fields)
     plugs(station, *statuses)
     return station
+
+
+@pytest.fixture(autouse=True)
+def rate_limits_reset() -> None:
+    """Forget allauth's rate limits (kept in the cache): one mail per address per few minutes, and so on."""
+    cache.clear()
 
 
 @pytest.fixture

@@ -70,7 +70,7 @@ def test_a_card_an_organization_issued_can_be_blocked_but_not_unblocked_by_the_d
         id_tag="FLEET-7", owner=driver, organization=Organization.objects.create(name="Acme Fleet")
     )
     page = driver_client.get(reverse("portal:cards")).content.decode()
-    assert "Issued by Acme Fleet" in page and "Only Acme Fleet can unblock it." in page
+    assert "Issued by Acme Fleet" in page and "Once blocked, only Acme Fleet can unblock it." in page
     driver_client.post(reverse("portal:card_block", args=[token.pk]))
     page = driver_client.get(reverse("portal:cards")).content.decode()
     assert reverse("portal:card_unblock", args=[token.pk]) not in page
