@@ -45,6 +45,10 @@ def missing_services() -> dict[str, str]:
             missing["redis"] = f"Redis at {url} does not answer: {error}"
     if shutil.which("node") is None or not (PEERS / "node_modules" / "ocpp-rpc").is_dir():
         missing["peers"] = "node and tests/peers/node_modules (make test installs them when npm is present)"
+    from importlib.util import find_spec
+
+    if not os.access("/usr/bin/chromium", os.X_OK) or find_spec("playwright") is None:
+        missing["browser"] = "Chromium at /usr/bin/chromium (apt-get install chromium) and playwright (pip)"
     return missing
 
 
