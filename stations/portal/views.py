@@ -9,7 +9,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from accounts.services import (
     id_token_block_by_driver,
@@ -33,7 +33,7 @@ SESSIONS_PER_PAGE = 25
 STATUS_REFRESH_S = 12
 
 
-@require_GET
+@require_safe
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     """List the sites the driver may charge at, with their plugs by availability."""
@@ -59,21 +59,21 @@ def _site_context(request: HttpRequest, site_id: int) -> dict[str, object]:
     }
 
 
-@require_GET
+@require_safe
 @login_required
 def site_detail(request: HttpRequest, site_id: int) -> HttpResponse:
     """Show a site's chargers and the live state of each plug."""
     return render(request, "portal/site_detail.html", _site_context(request, site_id))
 
 
-@require_GET
+@require_safe
 @login_required
 def site_status(request: HttpRequest, site_id: int) -> HttpResponse:
     """Render only the plug states of a site, for the page's periodic refresh."""
     return render(request, "portal/_site_status.html", _site_context(request, site_id))
 
 
-@require_GET
+@require_safe
 @login_required
 def session_list(request: HttpRequest) -> HttpResponse:
     """List the driver's charging sessions, newest first."""

@@ -113,7 +113,10 @@ def test_the_navigation_has_the_portal_sections_and_the_account_menu_but_no_paym
 
 
 def test_the_allauth_pages_wear_the_portal_layout(driver_client):
-    for page in (Client().get(reverse("account_login")), driver_client.get(reverse("account_change_password"))):
+    for page in (
+        Client().get(reverse("account_login")),
+        driver_client.get(reverse("account_change_password")),
+    ):
         html = page.content.decode()
         assert page.status_code == 200
         assert "portal/portal.css" in html
