@@ -40,7 +40,9 @@ class Organization(models.Model):
     """Who owns sites and cards: an operator, a property owner or a fleet. Staff see only their own."""
 
     name = models.CharField(max_length=200, unique=True)
-    kind = models.CharField(max_length=16, choices=OrganizationKind.choices, default=OrganizationKind.PROPERTY)
+    kind = models.CharField(
+        max_length=16, choices=OrganizationKind.choices, default=OrganizationKind.PROPERTY
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -136,7 +138,9 @@ class AccessGroup(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="access_groups")
     name = models.CharField(max_length=100)
     description = models.CharField(max_length=300, blank=True)
-    id_tokens = models.ManyToManyField(IdToken, blank=True, related_name="access_groups", verbose_name="cards")
+    id_tokens = models.ManyToManyField(
+        IdToken, blank=True, related_name="access_groups", verbose_name="cards"
+    )
 
     class Meta:
         ordering = ["organization", "name"]
