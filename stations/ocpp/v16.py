@@ -186,7 +186,7 @@ class Ocpp16(ProtocolAdapter):
     @classmethod
     def local_list_update_status(cls, answer: dict[str, Any]) -> LocalListUpdateStatus | None:
         """SendLocalList.conf's status; None for an answer that is not one."""
-        return LOCAL_LIST_UPDATE_16.get(answer.get("status"))  # type: ignore[arg-type]
+        return LOCAL_LIST_UPDATE_16.get(answer.get("status"))
 
     @classmethod
     def local_list_version_call(cls) -> tuple[str, dict[str, Any]]:

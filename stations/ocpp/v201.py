@@ -259,7 +259,7 @@ class Ocpp201(ProtocolAdapter):
     @classmethod
     def local_list_update_status(cls, answer: dict[str, Any]) -> LocalListUpdateStatus | None:
         """SendLocalListResponse's status (2.0.1 has no NotSupported: such a station sends a CALLERROR)."""
-        return LOCAL_LIST_UPDATE_201.get(answer.get("status"))  # type: ignore[arg-type]
+        return LOCAL_LIST_UPDATE_201.get(answer.get("status"))
 
     @classmethod
     def local_list_version_call(cls) -> tuple[str, dict[str, Any]]:
