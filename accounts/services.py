@@ -8,6 +8,7 @@ from django.db.models.functions import Lower
 
 from accounts.domain import Authorization, AuthorizationStatus
 from accounts.models import IdToken, IdTokenStatus, User
+from accounts.signals import access_changed_on_commit, id_token_organizations
 
 # Said whoever holds the tag: a driver must not learn whose card a number belongs to.
 TAG_TAKEN = "This card is already registered. If it is yours, ask the operator of your charging sites."
@@ -60,6 +61,7 @@ def id_token_register_for_driver(*, user: User, id_tag: str, label: str = "") ->
             token.save()
     except IntegrityError:  # registered at the same moment by someone else
         raise ValidationError({"id_tag": TAG_TAKEN}, code="taken") from None
+    access_changed_on_commit(organization_ids=id_token_organizations(token))
     return token
 
 
@@ -69,6 +71,7 @@ def id_token_block_by_driver(*, user: User, token: IdToken) -> IdToken:
     if token.status != IdTokenStatus.BLOCKED:
         token.status = IdTokenStatus.BLOCKED
         token.save(update_fields=["status"])
+        access_changed_on_commit(organization_ids=id_token_organizations(token))
     return token
 
 
@@ -82,6 +85,7 @@ def id_token_unblock_by_driver(*, user: User, token: IdToken) -> IdToken:
     if token.status != IdTokenStatus.ACCEPTED:
         token.status = IdTokenStatus.ACCEPTED
         token.save(update_fields=["status"])
+        access_changed_on_commit(organization_ids=id_token_organizations(token))
     return token
 
 

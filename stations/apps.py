@@ -6,3 +6,6 @@ from django.apps import AppConfig
 class StationsConfig(AppConfig):
     name = "stations"
     verbose_name = "Chargers"
+
+    def ready(self) -> None:
+        from stations import receivers  # noqa: F401  (connects them)

@@ -44,6 +44,7 @@ from stations.models import (
 )
 from stations.services import registry
 from stations.services.access import WEEKDAY_NAMES, rule_weekdays
+from stations.services.local_list import local_lists_sync_on_commit
 
 LEVELS = {"success": messages.SUCCESS, "warning": messages.WARNING, "error": messages.ERROR}
 
@@ -163,6 +164,7 @@ class StationAdmin(TenantAdmin):
                 ]
             },
         ),
+        ("Local authorization list", {"fields": ["local_list_state"]}),
         (
             "Reported by the charger",
             {
@@ -197,6 +199,7 @@ class StationAdmin(TenantAdmin):
         "firmware_status",
         "recent_sessions",
         "recent_commands",
+        "local_list_state",
     ]
 
     class Media:
@@ -222,8 +225,20 @@ class StationAdmin(TenantAdmin):
             # The gateway writes this row all the time (last_seen_at, is_online, channel_name):
             # write back only what was edited, not the state read when the form was loaded.
             obj.save(update_fields=fields)
+        if change and "site" in form.changed_data:  # another site's cards belong on its list
+            local_lists_sync_on_commit(station_ids=[obj.pk])
         if password := form.cleaned_data.get("new_password"):
             registry.station_password_set(station=obj, password=password)
+
+    @admin.display(description="local list")
+    def local_list_state(self, station: Station) -> str:
+        if not station.local_list_version:
+            return station.local_list_error or "Never sent."
+        text = (
+            f"Version {station.local_list_version}, {station.local_list.count()} card(s), "
+            f"accepted {when(station.local_list_synced_at)}."
+        )
+        return f"{text} Last attempt: {station.local_list_error}" if station.local_list_error else text
 
     # --- columns and read-only fields ---------------------------------------------------------------
     @admin.display(description="status", ordering="last_seen_at")
@@ -438,6 +453,14 @@ class SiteAdmin(TenantAdmin):
 
     class Media:
         css = CSS
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        # Rules or the policy may have changed who belongs on the site's chargers' lists.
+        site = form.instance
+        local_lists_sync_on_commit(
+            station_ids=site.stations.filter(is_online=True).values_list("pk", flat=True)
+        )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Site]:
         return (
