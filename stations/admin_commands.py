@@ -22,6 +22,7 @@ from django.conf import settings
 
 from stations.exceptions import CallRejected, InvalidCall, StationError
 from stations.models import ChargingSession, Station
+from stations.ocpp.adapters import ADAPTERS
 from stations.ocpp.commands import station_call_async
 from stations.ocpp.v201 import variable_for_key
 from stations.services.local_list import local_list_sync, local_list_version_get
@@ -188,14 +189,6 @@ def _remote_start_201(station: Station, data: dict[str, Any]) -> Payloads:
     return [("RequestStartTransaction", payload | _optional(evseId=data["connector"]))]
 
 
-def _remote_stop_201(station: Station, data: dict[str, Any]) -> Payloads:
-    return [
-        ("RequestStopTransaction", {"transactionId": s.external_id})
-        for s in data["sessions"]
-        if s.station_id == station.pk and s.external_id
-    ]
-
-
 # 1.6 trigger names whose 2.0.1 message has another name.
 TRIGGERS_201 = {"DiagnosticsStatusNotification": "LogStatusNotification"}
 
@@ -211,13 +204,15 @@ def _get_configuration_201(station: Station, data: dict[str, Any]) -> Payloads:
     return [("GetVariables", {"getVariableData": [variable_for_key(key) for key in data["keys"]]})]
 
 
-def _remote_stop_16(station: Station, data: dict[str, Any]) -> Payloads:
-    # 1.6 transactionId is the integer the CSMS gave in StartTransaction.conf, i.e. external_id.
-    return [
-        ("RemoteStopTransaction", {"transactionId": int(s.external_id)})
-        for s in data["sessions"]
-        if s.station_id == station.pk and (s.external_id or "").isdigit()
-    ]
+def _remote_stop(station: Station, data: dict[str, Any]) -> Payloads:
+    """Stop the selected sessions of this charger, each in its version's words."""
+    adapter = ADAPTERS[station.protocol or DEFAULT_PROTOCOL]
+    calls = (
+        adapter.remote_stop_call(session.external_id or "")
+        for session in data["sessions"]
+        if session.station_id == station.pk
+    )
+    return [call for call in calls if call is not None]
 
 
 @dataclass(frozen=True)
@@ -303,7 +298,7 @@ COMMANDS: dict[str, Command] = {
     "remote_stop": Command(
         "Stop a session remotely",
         RemoteStopForm,
-        {"ocpp1.6": _remote_stop_16, "ocpp2.0.1": _remote_stop_201},
+        {"ocpp1.6": _remote_stop, "ocpp2.0.1": _remote_stop},
     ),
     "availability": Command(
         "Change availability",
