@@ -9,10 +9,12 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import URLPattern
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from accounts.admin_import import token_import_urls
 from accounts.models import IdToken, IdTokenStatus, User
 
 # Tokens expiring within this many days are flagged, so that cards can be renewed in time.
@@ -59,6 +61,10 @@ class IdTokenAdmin(admin.ModelAdmin):
     list_select_related = ["owner"]
     autocomplete_fields = ["owner"]
     fields = ["id_tag", "label", "owner", "status", "expires_at"]
+    change_list_template = "admin/accounts/idtoken/change_list.html"
+
+    def get_urls(self) -> list[URLPattern]:
+        return token_import_urls(self) + super().get_urls()
 
     class Media:
         css = {"all": ["admin/csms.css"]}
