@@ -17,7 +17,6 @@ from accounts.domain import ROLES_MANAGING
 from accounts.models import Organization
 from accounts.tenancy import organizations_of
 from accounts.token_import import COLUMNS, EXAMPLE_CSV, id_tokens_import
-from csms.tenancy_admin import may_act
 
 # A file of thousands of wrong rows would make a page nobody reads; the first ones show what to fix.
 ERRORS_SHOWN = 500
@@ -62,9 +61,9 @@ def token_import_urls(model_admin: admin.ModelAdmin) -> list[URLPattern]:
 
 def token_import_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> HttpResponse:
     """Show the import form; import the posted file, or show the rows it refused."""
-    # The rule of TenantAdmin.has_add_permission: superusers, and staff managing an organization, who
-    # import into the organizations they manage.
-    if not may_act(request, ROLES_MANAGING):
+    # Who may add cards may import them (superusers, and staff managing an organization), into the
+    # organizations they manage.
+    if not model_admin.has_add_permission(request):
         raise PermissionDenied
     organizations = organizations_of(request.user, roles=ROLES_MANAGING)
     form = TokenImportForm(request.POST or None, request.FILES or None, organizations=organizations)

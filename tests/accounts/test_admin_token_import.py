@@ -45,6 +45,12 @@ def test_the_card_list_links_to_the_import(client, admin_user):
     assert f'href="{IMPORT_URL}"' in client.get(LIST_URL).content.decode()
 
 
+@pytest.mark.parametrize(("role", "linked"), [(Role.MANAGER, True), (Role.VIEWER, False)])
+def test_the_link_shows_to_those_who_may_add_cards(client, org_a, role, linked):
+    client.force_login(staff(org_a, role))
+    assert (f'href="{IMPORT_URL}"' in client.get(LIST_URL).content.decode()) is linked
+
+
 def test_a_superuser_imports_into_any_organization(client, admin_user, org_a, org_b):
     client.force_login(admin_user)
     page = client.get(IMPORT_URL)
