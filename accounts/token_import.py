@@ -17,6 +17,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from accounts.models import AccessGroup, IdToken, IdTokenStatus, Organization, User
+from accounts.signals import access_changed_on_commit
 
 COLUMNS = ("id_tag", "label", "status", "expires_at", "owner_email", "parent_id_tag", "groups")
 MAX_ROWS = 50_000
@@ -89,7 +90,8 @@ def id_tokens_import(
     """Create and update the organization's cards from a CSV file, or write nothing if any row is wrong.
 
     A column the file lacks leaves that field of existing cards alone; an empty cell sets the field's
-    default (no label, Accepted, never expires, no owner). Cards are only ever added to groups.
+    default (no label, never expires, no owner), except an empty status, which leaves an existing card's
+    alone so that re-importing an old file cannot unblock a lost card. Cards are only ever added to groups.
     """
     try:
         header, records = _csv_read(file)
@@ -106,6 +108,8 @@ def id_tokens_import(
         try:
             with transaction.atomic():
                 _rows_save(new=new, changed=changed, fields=fields)
+                if new or changed:
+                    access_changed_on_commit(organization_ids=[organization.pk])
         except IntegrityError:
             # Another import or an admin registered one of the new tags since the check.
             message = "A card of the file was registered meanwhile; nothing was imported, import it again."
@@ -229,7 +233,9 @@ def _rows_check(records: list[Record], *, organization: Organization) -> tuple[l
 def _cell_apply(token: IdToken, column: str, value: str, *, owners: dict[str, User]) -> None:
     """Set the card's field from one cell; raise ValidationError for a value that cannot be."""
     if column == "status":
-        status = value.lower() or IdTokenStatus.ACCEPTED
+        if not value:  # a new card is Accepted; an existing one keeps its status (a lost card stays blocked)
+            return
+        status = value.lower()
         if status not in IdTokenStatus.values:
             raise ValidationError("Must be Accepted or Blocked.")
         token.status = status

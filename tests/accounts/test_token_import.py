@@ -10,6 +10,7 @@ import pytest
 
 from accounts import token_import
 from accounts.models import AccessGroup, IdToken, IdTokenStatus, Organization
+from accounts.signals import access_changed
 from accounts.token_import import EXAMPLE_CSV, ImportResult, RowError, id_tokens_import
 from tests.factories import IdTokenFactory, UserFactory
 
@@ -210,6 +211,14 @@ def test_updates_the_organizations_existing_cards(fleet):
     assert IdToken.objects.get(pk=kept.pk).label == "same"
 
 
+def test_an_empty_status_leaves_a_lost_card_blocked_and_makes_a_new_one_accepted(fleet):
+    lost = IdTokenFactory(id_tag="LOST", organization=fleet, status=IdTokenStatus.BLOCKED)
+    result = run("id_tag,label,status\nlost,,\nfresh,,\n", fleet)
+    assert (result.created, result.unchanged) == (1, 1)
+    assert IdToken.objects.get(pk=lost.pk).status == IdTokenStatus.BLOCKED
+    assert IdToken.objects.get(id_tag="fresh").status == IdTokenStatus.ACCEPTED
+
+
 def test_a_file_of_tags_only_changes_no_existing_card(fleet):
     card = IdTokenFactory(id_tag="CARD", organization=fleet, label="keep", status=IdTokenStatus.BLOCKED)
     result = run("id_tag\nCARD\nNEW\n", fleet)
@@ -339,3 +348,21 @@ def test_a_large_file_takes_a_few_queries_not_one_per_row(fleet, django_assert_m
         result = run(text, fleet)
     assert (result.created, result.updated) == (1200, 3)
     assert AccessGroup.id_tokens.through.objects.count() == 3 + 2400
+
+
+def test_an_import_that_changes_cards_tells_the_chargers_lists_and_one_that_does_not_is_silent(
+    fleet, django_capture_on_commit_callbacks
+):
+    heard: list[list[int]] = []
+
+    def listener(sender: object, *, organization_ids: list[int], **kwargs: object) -> None:
+        heard.append(organization_ids)
+
+    access_changed.connect(listener)
+    try:
+        for _ in range(2):
+            with django_capture_on_commit_callbacks(execute=True):
+                run("id_tag,label\n04A1,Card 1\n", fleet)
+    finally:
+        access_changed.disconnect(listener)
+    assert heard == [[fleet.pk]]
