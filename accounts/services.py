@@ -68,11 +68,7 @@ def id_token_register_for_driver(*, user: User, id_tag: str, label: str = "") ->
 def id_token_block_by_driver(*, user: User, token: IdToken) -> IdToken:
     """Block one of the driver's cards, say a lost one; any card they carry, whoever issued it."""
     _check_carried_by(user=user, token=token)
-    if token.status != IdTokenStatus.BLOCKED:
-        token.status = IdTokenStatus.BLOCKED
-        token.save(update_fields=["status"])
-        access_changed_on_commit(organization_ids=id_token_organizations(token))
-    return token
+    return _status_set(token, IdTokenStatus.BLOCKED)
 
 
 def id_token_unblock_by_driver(*, user: User, token: IdToken) -> IdToken:
@@ -82,8 +78,12 @@ def id_token_unblock_by_driver(*, user: User, token: IdToken) -> IdToken:
         raise ValidationError(
             f"{token.organization} issued this card, so only they can unblock it.", code="issued"
         )
-    if token.status != IdTokenStatus.ACCEPTED:
-        token.status = IdTokenStatus.ACCEPTED
+    return _status_set(token, IdTokenStatus.ACCEPTED)
+
+
+def _status_set(token: IdToken, status: IdTokenStatus) -> IdToken:
+    if token.status != status:
+        token.status = status
         token.save(update_fields=["status"])
         access_changed_on_commit(organization_ids=id_token_organizations(token))
     return token

@@ -85,6 +85,12 @@ def meter_reading(meter_values: list[dict[str, Any]], number: SampledNumber) -> 
     return reading
 
 
+def answer_integer(answer: dict[str, Any], key: str) -> int | None:
+    """An integer field of a charger's answer, or None if it is missing or not an integer."""
+    value = answer.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def format_timestamp(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -243,6 +249,11 @@ class ProtocolAdapter:
             self._seen_written_at = now
 
     # --- outgoing -------------------------------------------------------------------------------
+    @classmethod
+    def local_list_version_call(cls) -> tuple[str, dict[str, Any]]:
+        """GetLocalListVersion: the same empty request in every version."""
+        return "GetLocalListVersion", {}
+
     @classmethod
     def remote_stop_call(cls, external_id: str) -> tuple[str, dict[str, Any]] | None:
         """The call that asks the charger to stop a session, or None if this id cannot name one."""

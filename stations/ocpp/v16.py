@@ -189,14 +189,9 @@ class Ocpp16(ProtocolAdapter):
         return LOCAL_LIST_UPDATE_16.get(answer.get("status"))
 
     @classmethod
-    def local_list_version_call(cls) -> tuple[str, dict[str, Any]]:
-        return "GetLocalListVersion", {}
-
-    @classmethod
     def local_list_version(cls, answer: dict[str, Any]) -> int | None:
         """GetLocalListVersion.conf's listVersion: 0 no list, -1 no support for lists."""
-        version = answer.get("listVersion")
-        return version if isinstance(version, int) and not isinstance(version, bool) else None
+        return base.answer_integer(answer, "listVersion")
 
     @classmethod
     def local_list_max_items(cls, *, station_id: int) -> int | None:

@@ -262,14 +262,9 @@ class Ocpp201(ProtocolAdapter):
         return LOCAL_LIST_UPDATE_201.get(answer.get("status"))
 
     @classmethod
-    def local_list_version_call(cls) -> tuple[str, dict[str, Any]]:
-        return "GetLocalListVersion", {}
-
-    @classmethod
     def local_list_version(cls, answer: dict[str, Any]) -> int | None:
         """GetLocalListVersionResponse's versionNumber: 0 when the station holds no list."""
-        version = answer.get("versionNumber")
-        return version if isinstance(version, int) and not isinstance(version, bool) else None
+        return base.answer_integer(answer, "versionNumber")
 
     @classmethod
     def local_list_max_items(cls, *, station_id: int) -> int | None:
