@@ -17,12 +17,8 @@ from django.utils.safestring import SafeString
 from csms.tenancy_admin import related_only
 from stations.admin.display import CSS, chip, kwh, short_time, when
 from stations.admin.logs import ReadOnlyAdmin
-from stations.management.commands.chargers import session_data
-from stations.management.commands.sessions import HEADERS
+from stations.exports import SESSION_COLUMNS, session_data
 from stations.models import ChargingSession, MeterSample
-
-# The columns of `manage.py sessions list`, so that both exports read alike.
-EXPORT_COLUMNS = list(HEADERS)
 
 
 class SessionStateFilter(admin.SimpleListFilter):
@@ -99,12 +95,12 @@ class ChargingSessionAdmin(ReadOnlyAdmin):
     def export_csv(self, request: HttpRequest, queryset: QuerySet[ChargingSession]) -> HttpResponse:
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="sessions.csv"'
-        writer = csv.DictWriter(response, fieldnames=[*EXPORT_COLUMNS, "site", "limit"])
+        writer = csv.DictWriter(response, fieldnames=[*SESSION_COLUMNS, "site", "limit"])
         writer.writeheader()
         for session in queryset.select_related("station__site", "connector").order_by("started_at"):
             row = session_data(session)
             writer.writerow(
-                {key: row[key] for key in EXPORT_COLUMNS}
+                {key: row[key] for key in SESSION_COLUMNS}
                 | {"site": session.station.site or "", "limit": session.limit}
             )
         return response

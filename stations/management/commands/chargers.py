@@ -22,7 +22,8 @@ from stations.exceptions import (
     StationNotFound,
     StationOffline,
 )
-from stations.models import ChargingSession, OutgoingCall, Station
+from stations.exports import session_data
+from stations.models import OutgoingCall, Station
 from stations.ocpp.commands import station_call
 from stations.services.registry import station_create
 
@@ -98,22 +99,6 @@ def station_data(station: Station) -> dict[str, Any]:
             {"evse_id": c.evse_id, "connector_id": c.connector_id, "status": c.status}
             for c in station.connectors.all()
         ],
-    }
-
-
-def session_data(session: ChargingSession) -> dict[str, Any]:
-    """Describe a charging session; the energy of an open one is the amount so far."""
-    return {
-        "transaction_id": session.external_id,
-        "charger": session.station.identity,
-        "connector": session.connector.evse_id if session.connector else None,
-        "id_tag": session.id_tag,
-        "started_at": session.started_at,
-        "stopped_at": session.stopped_at,
-        "meter_start": session.meter_start_wh,
-        "meter_stop": session.meter_stop_wh,
-        "energy_wh": session.live_energy_wh,
-        "stop_reason": session.stop_reason,
     }
 
 

@@ -9,20 +9,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from csms.cli import render_json, render_table
 from stations import selectors
 from stations.exceptions import StationNotFound
-from stations.management.commands.chargers import EXIT_INVALID, session_data
-
-HEADERS = {
-    "transaction_id": "TRANSACTION",
-    "charger": "CHARGER",
-    "connector": "CONNECTOR",
-    "id_tag": "ID TAG",
-    "started_at": "STARTED",
-    "stopped_at": "STOPPED",
-    "meter_start": "METER START (Wh)",
-    "meter_stop": "METER STOP (Wh)",
-    "energy_wh": "ENERGY WH",
-    "stop_reason": "STOP REASON",
-}
+from stations.exports import SESSION_COLUMNS, session_data
+from stations.management.commands.chargers import EXIT_INVALID
 
 
 class Command(BaseCommand):
@@ -49,5 +37,7 @@ class Command(BaseCommand):
             self.stdout.write(render_json(rows))
             return
         self.stdout.write(
-            render_table(list(HEADERS.values()), ([row[key] for key in HEADERS] for row in rows))
+            render_table(
+                list(SESSION_COLUMNS.values()), ([row[key] for key in SESSION_COLUMNS] for row in rows)
+            )
         )
