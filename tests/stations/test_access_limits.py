@@ -154,3 +154,25 @@ async def test_an_offline_charger_is_asked_again_after_the_retry_interval():
     assert call[2] == "RemoteStopTransaction"
     assert await stopping == 1
     await charger.disconnect()
+
+
+async def test_a_start_outside_the_rules_is_refused_in_each_versions_words_and_recorded():
+    station = await restricted_station(weekdays="")  # a rule that never opens
+    started_at = datetime.now(UTC).replace(microsecond=0)
+    charger_16 = await connected_charger(station.identity)
+    started = await result(charger_16, "StartTransaction", start_16(started_at))
+    assert started["idTagInfo"] == {"status": "Invalid", "parentIdTag": "BUILDING-A"}
+    await charger_16.disconnect()
+
+    charger_201 = await connected_charger(station.identity, subprotocol="ocpp2.0.1")
+    started = await result(charger_201, "TransactionEvent", start_201(started_at + timedelta(seconds=5)))
+    assert started["idTokenInfo"]["status"] == "NotAtThisTime"
+    await charger_201.disconnect()
+
+    statuses = [
+        s
+        async for s in ChargingSession.objects.filter(station=station).values_list(
+            "authorization_status", "allowed_until"
+        )
+    ]
+    assert statuses == [("not_now", None), ("not_now", None)]
