@@ -48,6 +48,13 @@ ORGANIZATION_PATHS: dict[str, str | ScopeFilter] = {
     "stations.devicevariable": "station__site__organization",
     "stations.locallistentry": "station__site__organization",
     "stations.frame": _frames_of,
+    "billing.tariff": "organization",
+    "billing.tariffband": "tariff__organization",
+    "billing.tariffassignment": "tariff__organization",
+    "billing.sessionprice": "session__station__site__organization",
+    "billing.payment": "session__station__site__organization",
+    "billing.invoiceseries": "organization",
+    "billing.invoice": "organization",
 }
 
 
