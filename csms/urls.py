@@ -13,5 +13,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("healthz", healthz),
+    path("billing/", include("billing.urls")),
     path("", include("stations.portal.urls")),  # the driver portal
 ]

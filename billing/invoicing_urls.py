@@ -1,0 +1,5 @@
+"""Receipt and invoice pages."""
+
+from __future__ import annotations
+
+urlpatterns: list = []

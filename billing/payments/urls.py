@@ -1,0 +1,5 @@
+"""Payment pages and the webhook."""
+
+from __future__ import annotations
+
+urlpatterns: list = []
