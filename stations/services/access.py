@@ -8,7 +8,7 @@ most generous of the matching rules sets how long the session may last.
 from __future__ import annotations
 
 import dataclasses
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -18,8 +18,9 @@ from accounts.models import AccessGroup, AccessGroupMember, IdToken, User
 from accounts.services import id_token_authorize
 from stations.domain import AccessPolicy
 from stations.models import AccessRule, Site, Station
+from stations.services.windows import WEEKDAY_NAMES as WEEKDAY_NAMES  # re-exported for the admin
+from stations.services.windows import local_at, weekdays_parse, window_close
 
-WEEKDAY_NAMES = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 # A deadline of None means no limit; it beats every time when rules are compared.
 Deadline = datetime | None
 
@@ -32,11 +33,7 @@ def site_zone(site: Site) -> ZoneInfo:
 
 
 def rule_weekdays(rule: AccessRule) -> set[int]:
-    return {int(day) for day in rule.weekdays if day.isdigit() and int(day) < 7}
-
-
-def _local(day: date, at: time, zone: ZoneInfo) -> datetime:
-    return datetime.combine(day, at, tzinfo=zone)
+    return weekdays_parse(rule.weekdays)
 
 
 def rule_window_end(rule: AccessRule, at: datetime, zone: ZoneInfo) -> tuple[bool, Deadline]:
@@ -46,28 +43,18 @@ def rule_window_end(rule: AccessRule, at: datetime, zone: ZoneInfo) -> tuple[boo
     the end is exclusive. A rule without hours covers whole days, and its window runs on through the
     following allowed days."""
     days = rule_weekdays(rule)
-    local = at.astimezone(zone)
-    today = local.date()
     if rule.window_start is None or rule.window_end is None:
+        local = at.astimezone(zone)
         if local.weekday() not in days:
             return False, None
         if len(days) == 7:
             return True, None
-        closing = today + timedelta(days=1)
+        closing = local.date() + timedelta(days=1)
         while closing.weekday() in days:
             closing += timedelta(days=1)
-        return True, _local(closing, time(0), zone)
-    start, end = rule.window_start, rule.window_end
-    now = local.time().replace(tzinfo=None)
-    if start < end:
-        if local.weekday() in days and start <= now < end:
-            return True, _local(today, end, zone)
-        return False, None
-    if now >= start and local.weekday() in days:
-        return True, _local(today + timedelta(days=1), end, zone)
-    if now < end and (local.weekday() - 1) % 7 in days:
-        return True, _local(today, end, zone)
-    return False, None
+        return True, local_at(closing, time(0), zone)
+    close = window_close(days=days, start=rule.window_start, end=rule.window_end, at=at, zone=zone)
+    return close is not None, close
 
 
 def rule_deadline(rule: AccessRule, at: datetime, window_end: Deadline) -> Deadline:
