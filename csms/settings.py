@@ -193,6 +193,15 @@ LOGGING = {
     "loggers": {"daphne": {"level": "WARNING"}, "django.channels.server": {"level": "WARNING"}},
 }
 
+# --- Payments (Stripe) ------------------------------------------------------------------------------
+# Card payments switch on when STRIPE_SECRET_KEY is set; the portal's card form needs the publishable
+# key too, and the webhook (/billing/stripe/webhook/) its signing secret. STRIPE_API_BASE points the
+# stripe library elsewhere (the tests' local double); unset, it talks to api.stripe.com.
+STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="")
+STRIPE_PUBLISHABLE_KEY = env("STRIPE_PUBLISHABLE_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
+STRIPE_API_BASE = env("STRIPE_API_BASE", default="") or "https://api.stripe.com"
+
 # --- CSMS behaviour -------------------------------------------------------------------------------
 # Unknown identities are refused unless this is on; then they are created Pending until accepted.
 CSMS_AUTO_REGISTER = env.bool("CSMS_AUTO_REGISTER", default=False)
