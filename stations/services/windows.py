@@ -7,7 +7,7 @@ window keeps its hours across a daylight saving change.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 WEEKDAY_NAMES = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
@@ -45,7 +45,9 @@ def window_edges(
     """Every moment in [since, until) where a window with these hours may open or close.
 
     A wall-clock time repeated when clocks go back is an edge at both of its moments; the clock
-    changes themselves are edges too, since the wall clock jumps over or back across an edge."""
+    changes themselves are edges too, since the wall clock jumps over or back across an edge.
+    Edges are in UTC: Python compares and subtracts datetimes of one zone by their wall clocks."""
+    since, until = since.astimezone(UTC), until.astimezone(UTC)
     first = since.astimezone(zone).date() - timedelta(days=1)
     last = until.astimezone(zone).date() + timedelta(days=1)
     edges = set()
@@ -53,7 +55,7 @@ def window_edges(
     while day <= last:
         for at in (start, end):
             for fold in (0, 1):
-                moment = local_at(day, at, zone, fold=fold)
+                moment = local_at(day, at, zone, fold=fold).astimezone(UTC)
                 if since <= moment < until:
                     edges.add(moment)
         day += timedelta(days=1)
@@ -64,7 +66,7 @@ def zone_transitions(*, since: datetime, until: datetime, zone: ZoneInfo) -> set
     """The moments in [since, until) where the zone's offset from UTC changes (daylight saving)."""
     transitions = set()
     step = timedelta(hours=6)
-    low = since
+    low, until = since.astimezone(UTC), until.astimezone(UTC)
     while low < until:
         high = min(low + step, until)
         if low.astimezone(zone).utcoffset() != high.astimezone(zone).utcoffset():
@@ -75,6 +77,6 @@ def zone_transitions(*, since: datetime, until: datetime, zone: ZoneInfo) -> set
                     before = middle
                 else:
                     after = middle
-            transitions.add(after.replace(microsecond=0))  # offsets change on a whole second
+            transitions.add(after.astimezone(UTC).replace(microsecond=0))  # offsets change on a whole second
         low = high
     return {moment for moment in transitions if since <= moment < until}

@@ -1,0 +1,348 @@
+"""The exact price of a charging session, from its meter readings and its tariff.
+
+What is priced:
+- Energy: the session's energy register (Energy.Active.Import.Register, all phases), from the
+  meter start through the periodic samples to the meter stop. The register is read as rising
+  linearly between two readings, so the energy in a time-of-use band is the register's value
+  where the band ends minus its value where it begins, not a share of an average.
+- Charging time: from the start until charging stopped, that is the connector's first status after
+  the start that is Finishing or Available (suspended by the EV or the charger still counts as
+  charging), or the session's stop without one.
+- Idle time: from charging stopped until the session's stop; only the minutes past the grace
+  period cost the idle price. Idle time is never split by bands.
+- The session fee, once.
+Bands are wall-clock hours in the site's time zone: across a clock change a band keeps its hours,
+and minutes are real elapsed minutes (a night with the clock going back has one more hour).
+
+Rounding, so that every figure can be checked by hand:
+- The register is interpolated exactly (Decimal) and rounded half up to a whole Wh at each band edge;
+  a band's energy is the difference of two rounded values, so the bands add up to the session's Wh.
+- Minutes are elapsed seconds / 60, rounded half up to 4 decimals.
+- A line's amount is its quantity times its unit price, rounded half up to the currency's minor
+  unit (2 decimals for EUR, 0 for JPY, 3 for KWD). Lines with a zero price or quantity are left out.
+- Totals are sums of rounded lines. Prices with tax included: gross is the sum, net is
+  gross / (1 + rate) rounded half up, tax is the difference. Prices without tax: net is the sum,
+  tax is net x rate rounded half up, gross is net + tax.
+A session is priced once, when it has ended; the price keeps the tariff's revision and a snapshot
+of its terms, and later tariff changes never touch it. A session no tariff applies to gets no price.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
+
+from django.db import transaction
+
+from billing.domain import PriceLineKind
+from billing.models import PriceLine, SessionPrice, Tariff
+from billing.services.tariffs import (
+    Band,
+    Rates,
+    TariffTerms,
+    rates_at,
+    tariff_for,
+    tariff_terms,
+    terms_snapshot,
+)
+from stations.domain import ConnectorStatus
+from stations.models import ChargingSession, MeterSample, StatusChange
+from stations.services.access import site_zone
+from stations.services.windows import window_edges
+
+ENERGY_REGISTER = "Energy.Active.Import.Register"
+# Locations other than these (the EV's own meter, a cable) do not measure what the site delivers.
+REGISTER_LOCATIONS = ("", "Outlet")
+CHARGING_ENDED = (ConnectorStatus.FINISHING, ConnectorStatus.AVAILABLE)
+# ISO 4217 minor units where they are not 2.
+MINOR_UNITS = {
+    "BIF": 0,
+    "CLP": 0,
+    "DJF": 0,
+    "GNF": 0,
+    "ISK": 0,
+    "JPY": 0,
+    "KMF": 0,
+    "KRW": 0,
+    "PYG": 0,
+    "RWF": 0,
+    "UGX": 0,
+    "VND": 0,
+    "VUV": 0,
+    "XAF": 0,
+    "XOF": 0,
+    "XPF": 0,
+    "BHD": 3,
+    "IQD": 3,
+    "JOD": 3,
+    "KWD": 3,
+    "LYD": 3,
+    "OMR": 3,
+    "TND": 3,
+}
+WH = Decimal(1)
+MINUTE_STEP = Decimal("0.0001")
+
+RegisterPoint = tuple[datetime, Decimal]
+
+
+@dataclass(frozen=True)
+class Line:
+    kind: PriceLineKind
+    description: str
+    quantity: Decimal
+    unit: str
+    unit_price: Decimal
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """A computed price, before it is stored."""
+
+    currency: str
+    lines: tuple[Line, ...]
+    net: Decimal
+    tax: Decimal
+    gross: Decimal
+    energy_wh: int
+    charging_s: int
+    idle_s: int
+
+
+def minor_unit(currency: str) -> Decimal:
+    """Return the currency's smallest amount: 0.01 for EUR, 1 for JPY."""
+    return Decimal(1).scaleb(-MINOR_UNITS.get(currency.upper(), 2))
+
+
+def money_round(amount: Decimal, currency: str) -> Decimal:
+    return amount.quantize(minor_unit(currency), rounding=ROUND_HALF_UP)
+
+
+def _seconds(span: timedelta) -> Decimal:
+    return Decimal(span.days * 86400 + span.seconds) + Decimal(span.microseconds).scaleb(-6)
+
+
+def register_at(points: Sequence[RegisterPoint], at: datetime) -> Decimal:
+    """Return the register's value at `at`, linear between the readings around it, in Wh."""
+    if not points:
+        return Decimal(0)
+    if at <= points[0][0]:
+        return points[0][1]
+    for (t0, v0), (t1, v1) in zip(points, points[1:], strict=False):
+        if t0 <= at <= t1:
+            if t1 == t0:
+                return v1
+            return v0 + (v1 - v0) * _seconds(at - t0) / _seconds(t1 - t0)
+    return points[-1][1]
+
+
+def stretches(
+    *, terms: TariffTerms, since: datetime, until: datetime, zone: ZoneInfo
+) -> list[tuple[datetime, datetime, Rates]]:
+    """Cut [since, until) where the prices in force change; each stretch with its prices."""
+    edges = {since, until}
+    for band in terms.bands:
+        edges |= window_edges(start=band.start, end=band.end, since=since, until=until, zone=zone)
+    moments = sorted(edges)
+    result: list[tuple[datetime, datetime, Rates]] = []
+    for begin, end in zip(moments, moments[1:], strict=False):
+        rates = rates_at(terms, begin, zone)
+        if result and result[-1][2] == rates:
+            result[-1] = (result[-1][0], end, rates)
+        else:
+            result.append((begin, end, rates))
+    return result
+
+
+def _band_name(band: Band | None) -> str:
+    if band is None:
+        return ""
+    return f" ({band.label or f'{band.start:%H:%M}-{band.end:%H:%M}'})"
+
+
+def price_compute(
+    *,
+    terms: TariffTerms,
+    zone: ZoneInfo,
+    started_at: datetime,
+    charging_until: datetime,
+    stopped_at: datetime,
+    register: Sequence[RegisterPoint],
+) -> Breakdown:
+    """Price a session from the tariff's terms, its times and its energy register readings."""
+    currency = terms.currency
+    # In UTC: Python subtracts datetimes of one zone by their wall clocks, wrong across a clock change.
+    started_at, stopped_at = started_at.astimezone(UTC), stopped_at.astimezone(UTC)
+    charging_until = min(max(charging_until.astimezone(UTC), started_at), stopped_at)
+    register = [(at.astimezone(UTC), value) for at, value in register]
+    energy: dict[Band | None, tuple[Decimal, Decimal]] = {}  # band -> (Wh, €/kWh)
+    minutes: dict[Band | None, tuple[Decimal, Decimal]] = {}  # band -> (seconds, €/min)
+    for begin, end, rates in stretches(terms=terms, since=started_at, until=stopped_at, zone=zone):
+        wh = register_at(register, end).quantize(WH, ROUND_HALF_UP) - register_at(register, begin).quantize(
+            WH, ROUND_HALF_UP
+        )
+        so_far = energy.get(rates.band, (Decimal(0), rates.energy_price_per_kwh))[0]
+        energy[rates.band] = (so_far + wh, rates.energy_price_per_kwh)
+        if begin < charging_until:
+            seconds = _seconds(min(end, charging_until) - begin)
+            so_far = minutes.get(rates.band, (Decimal(0), rates.time_price_per_min))[0]
+            minutes[rates.band] = (so_far + seconds, rates.time_price_per_min)
+
+    lines: list[Line] = []
+
+    def add(kind: PriceLineKind, description: str, quantity: Decimal, unit: str, price: Decimal) -> None:
+        if quantity and price:
+            amount = money_round(quantity * price, currency)
+            lines.append(Line(kind, description, quantity, unit, price, amount))
+
+    for band, (wh, price) in energy.items():
+        add(PriceLineKind.ENERGY, f"Energy{_band_name(band)}", wh.scaleb(-3), "kWh", price)
+    for band, (seconds, price) in minutes.items():
+        quantity = (seconds / 60).quantize(MINUTE_STEP, ROUND_HALF_UP)
+        add(PriceLineKind.TIME, f"Charging time{_band_name(band)}", quantity, "min", price)
+    idle = stopped_at - charging_until
+    billable = max(_seconds(idle) - terms.idle_grace_min * 60, Decimal(0))
+    grace = f" after {terms.idle_grace_min} min grace" if terms.idle_grace_min else ""
+    add(
+        PriceLineKind.IDLE,
+        f"Idle time{grace}",
+        (billable / 60).quantize(MINUTE_STEP, ROUND_HALF_UP),
+        "min",
+        terms.idle_price_per_min,
+    )
+    add(PriceLineKind.SESSION_FEE, "Session fee", Decimal(1), "session", terms.session_fee)
+
+    total = sum((line.amount for line in lines), Decimal(0))
+    rate = terms.tax_rate_percent / 100
+    if terms.prices_include_tax:
+        gross = total
+        net = money_round(gross / (1 + rate), currency)
+        tax = gross - net
+    else:
+        net = total
+        tax = money_round(net * rate, currency)
+        gross = net + tax
+    energy_wh = register_at(register, stopped_at).quantize(WH, ROUND_HALF_UP) - register_at(
+        register, started_at
+    ).quantize(WH, ROUND_HALF_UP)
+    return Breakdown(
+        currency=currency,
+        lines=tuple(lines),
+        net=net,
+        tax=tax,
+        gross=gross,
+        energy_wh=int(energy_wh),
+        charging_s=int(_seconds(charging_until - started_at)),
+        idle_s=int(_seconds(idle)),
+    )
+
+
+def session_register(session: ChargingSession) -> list[RegisterPoint]:
+    """Return the session's energy register readings in Wh, from its start to its stop, never falling."""
+    assert session.started_at is not None and session.stopped_at is not None
+    samples = MeterSample.objects.filter(
+        session=session,
+        measurand=ENERGY_REGISTER,
+        phase="",
+        location__in=REGISTER_LOCATIONS,
+        sampled_at__gt=session.started_at,
+        sampled_at__lte=session.stopped_at,
+    ).order_by("sampled_at", "pk")
+    readings = [
+        (sample.sampled_at, sample.value * 1000 if sample.unit.lower() == "kwh" else sample.value)
+        for sample in samples
+    ]
+    start = Decimal(session.meter_start_wh) if session.meter_start_wh is not None else None
+    if start is None:
+        start = readings[0][1] if readings else Decimal(0)
+    if session.meter_stop_wh is not None:
+        # The stop's meter value is the last reading; a sample at the same moment repeats it.
+        readings = [reading for reading in readings if reading[0] < session.stopped_at]
+        readings.append((session.stopped_at, Decimal(session.meter_stop_wh)))
+    points: list[RegisterPoint] = [(session.started_at, start)]
+    for at, value in readings:
+        if at > points[-1][0]:
+            # A register never runs backwards; a lower reading is a glitch and counts as no energy.
+            points.append((at, max(value, points[-1][1])))
+    if points[-1][0] < session.stopped_at:
+        points.append((session.stopped_at, points[-1][1]))
+    return points
+
+
+def session_charging_until(session: ChargingSession) -> datetime:
+    """Return when the session stopped charging: Finishing or Available after the start, else its stop."""
+    assert session.started_at is not None and session.stopped_at is not None
+    if session.connector_id is None:
+        return session.stopped_at
+    change = (
+        StatusChange.objects.filter(
+            connector_id=session.connector_id,
+            status__in=CHARGING_ENDED,
+            occurred_at__gt=session.started_at,
+            occurred_at__lte=session.stopped_at,
+        )
+        .order_by("occurred_at", "pk")
+        .first()
+    )
+    return change.occurred_at if change is not None else session.stopped_at
+
+
+@transaction.atomic
+def session_price(*, session: ChargingSession) -> SessionPrice | None:
+    """Price an ended session once; None while it is open or when no tariff applies to it."""
+    session = ChargingSession.objects.select_for_update().select_related("station__site").get(pk=session.pk)
+    existing = SessionPrice.objects.filter(session=session).first()
+    if existing is not None:
+        return existing
+    if session.started_at is None or session.stopped_at is None:
+        return None
+    tariff = tariff_for(
+        station=session.station,
+        connector=session.connector,
+        id_token_pk=session.id_token_id,
+        at=session.started_at,
+    )
+    if tariff is None:
+        return None
+    # Locked, so that the snapshot and the revision it names are read together.
+    terms = tariff_terms(Tariff.objects.select_for_update().get(pk=tariff.pk))
+    site = session.station.site
+    breakdown = price_compute(
+        terms=terms,
+        zone=site_zone(site) if site is not None else ZoneInfo("UTC"),
+        started_at=session.started_at,
+        charging_until=session_charging_until(session),
+        stopped_at=session.stopped_at,
+        register=session_register(session),
+    )
+    price = SessionPrice.objects.create(
+        session=session,
+        tariff=tariff,
+        tariff_revision=terms.revision,
+        tariff_snapshot=terms_snapshot(terms),
+        currency=breakdown.currency,
+        net=breakdown.net,
+        tax=breakdown.tax,
+        gross=breakdown.gross,
+        energy_wh=breakdown.energy_wh,
+        charging_s=breakdown.charging_s,
+        idle_s=breakdown.idle_s,
+    )
+    PriceLine.objects.bulk_create(
+        PriceLine(
+            price=price,
+            position=position,
+            kind=line.kind,
+            description=line.description,
+            quantity=line.quantity,
+            unit=line.unit,
+            unit_price=line.unit_price,
+            amount=line.amount,
+        )
+        for position, line in enumerate(breakdown.lines, start=1)
+    )
+    return price
