@@ -1,0 +1,184 @@
+"""Billing a session after it ends: price, charge the saved card, issue the document, mail it.
+
+Each step is idempotent and commits on its own, so a run that crashed half way and is run again
+continues where it stopped: the price, the payment and the document are found, not made twice.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Organization, OrganizationKind
+from billing.domain import PaymentStatus
+from billing.models import Invoice, Payment, SavedPaymentMethod, SessionPrice
+from billing.services.invoicing import invoice_for_session, invoice_issue_for_session, statement_issue
+from stations.models import ChargingSession
+
+# Payment retries: after 1 h, 2 h, 4 h, ... then give up and leave an open invoice for the driver.
+RETRY_FIRST_S = 3600
+RETRY_MAX_ATTEMPTS = 5
+# Statements for last month are issued on the first days of a month (a day's grace for late stops).
+STATEMENT_DAYS = 3
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """How long to wait before the next try after `attempts` failed ones."""
+    return timedelta(seconds=RETRY_FIRST_S * 2 ** max(attempts - 1, 0))
+
+
+def _has_saved_card(session: ChargingSession) -> bool:
+    token = session.id_token
+    if token is None or token.owner_id is None:
+        return False
+    if token.organization is not None and token.organization.kind == OrganizationKind.FLEET:
+        return False  # a fleet's card is billed on account, whoever holds it
+    return SavedPaymentMethod.objects.filter(
+        user_id=token.owner_id, is_default=True, removed_at__isnull=True
+    ).exists()
+
+
+def _price(session: ChargingSession) -> SessionPrice | None:
+    if (price := SessionPrice.objects.filter(session=session).first()) is not None:
+        return price
+    from billing.services.pricing import session_price
+
+    return session_price(session=session)
+
+
+def _payment_for(session: ChargingSession) -> Payment | None:
+    return Payment.objects.filter(session=session).order_by("-created_at", "-pk").first()
+
+
+def _charge(price: SessionPrice) -> Payment:
+    """Charge the driver's saved card once; a payment already captured is not charged again."""
+    captured = Payment.objects.filter(session_id=price.session_id, status=PaymentStatus.CAPTURED).first()
+    if captured is not None:
+        return captured
+    from billing.services.payments import payment_charge_saved_card
+
+    return payment_charge_saved_card(session_price=price)
+
+
+def _retry_schedule(session: ChargingSession) -> None:
+    """Mark the session's unpaid payment for the retry job, unless it is scheduled or given up."""
+    payment = _payment_for(session)
+    if payment is None or payment.status not in (PaymentStatus.FAILED, PaymentStatus.PENDING):
+        return
+    if payment.next_attempt_at is None and payment.attempts < RETRY_MAX_ATTEMPTS:
+        payment.next_attempt_at = timezone.now() + retry_delay(max(payment.attempts, 1))
+        payment.save(update_fields=["next_attempt_at", "updated_at"])
+
+
+def _issue_and_mail(price: SessionPrice) -> Invoice:
+    invoice = invoice_issue_for_session(session_price=price)
+    if invoice.emailed_at is None:
+        from billing.tasks import invoice_email_task
+
+        invoice_id = invoice.pk
+        transaction.on_commit(lambda: invoice_email_task.delay(invoice_id=invoice_id))
+    return invoice
+
+
+def session_bill(*, session_id: int) -> Invoice | None:
+    """Price an ended session, charge the driver's saved card, then issue and mail the document.
+
+    Fleet cards and drivers without a saved card are billed on account (an open invoice). A card
+    payment that failed leaves the session without a document until a retry succeeds or gives up.
+    Returns the document, or None while there is none (not ended, free, unpriced or unpaid)."""
+    session = ChargingSession.objects.select_related(
+        "station__site__organization", "id_token__owner", "id_token__organization"
+    ).get(pk=session_id)
+    if session.stopped_at is None or session.id_token is None:
+        return None
+    if invoice_for_session(session) is not None:
+        return _issue_and_mail(SessionPrice.objects.get(session=session))
+    price = _price(session)
+    if price is None or price.gross <= 0:
+        return None
+    if _has_saved_card(session):
+        from billing.payments.base import ProviderUnavailable
+
+        try:
+            payment = _charge(price)
+        except ProviderUnavailable:
+            _retry_schedule(session)
+            raise
+        if payment.status != PaymentStatus.CAPTURED:
+            _retry_schedule(session)
+            return None
+    return _issue_and_mail(price)
+
+
+def payments_due(*, now: datetime | None = None) -> list[int]:
+    """The ids of unpaid session payments whose next try is due."""
+    return list(
+        Payment.objects.filter(
+            status__in=[PaymentStatus.FAILED, PaymentStatus.PENDING],
+            session__isnull=False,
+            next_attempt_at__lte=now or timezone.now(),
+        )
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)
+    )
+
+
+def payment_retry(*, payment_id: int) -> Invoice | None:
+    """Try a due payment again; past the last try, give up and issue an open invoice instead.
+
+    Only one worker tries a payment at a time: the row is claimed by moving its next try on first."""
+    from billing.payments.base import ProviderUnavailable
+
+    now = timezone.now()
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().get(pk=payment_id)
+        due = payment.next_attempt_at is not None and payment.next_attempt_at <= now
+        if not due or payment.status not in (PaymentStatus.FAILED, PaymentStatus.PENDING):
+            return None
+        payment.attempts += 1
+        payment.next_attempt_at = now + retry_delay(payment.attempts)
+        payment.save(update_fields=["attempts", "next_attempt_at", "updated_at"])
+    price = SessionPrice.objects.get(session_id=payment.session_id)
+    try:
+        result = _charge(price)
+    except ProviderUnavailable:
+        result = None
+    if result is not None and result.status == PaymentStatus.CAPTURED:
+        Payment.objects.filter(pk=payment.pk).update(next_attempt_at=None)
+        return _issue_and_mail(price)
+    if payment.attempts >= RETRY_MAX_ATTEMPTS:
+        Payment.objects.filter(pk=payment.pk).update(next_attempt_at=None)
+        return _issue_and_mail(price)  # unpaid: an open invoice
+    return None
+
+
+def last_month(today: date) -> tuple[datetime, datetime]:
+    """The month before `today`'s, as aware datetimes at midnight in the configured time zone."""
+    zone = ZoneInfo(settings.TIME_ZONE)
+    end = datetime(today.year, today.month, 1, tzinfo=zone)
+    previous = end - timedelta(days=1)
+    return datetime(previous.year, previous.month, 1, tzinfo=zone), end
+
+
+def statements_monthly(*, today: date | None = None) -> list[Invoice]:
+    """On the first days of a month, issue every fleet's statements of last month (once)."""
+    today = today or timezone.localdate()
+    if today.day > STATEMENT_DAYS:
+        return []
+    period_start, period_end = last_month(today)
+    statements: list[Invoice] = []
+    for fleet in Organization.objects.filter(kind=OrganizationKind.FLEET).order_by("pk"):
+        statements += statement_issue(organization=fleet, period_start=period_start, period_end=period_end)
+    for statement in statements:
+        if statement.emailed_at is None:
+            from billing.tasks import invoice_email_task
+
+            statement_id = statement.pk
+            transaction.on_commit(
+                lambda statement_id=statement_id: invoice_email_task.delay(invoice_id=statement_id)
+            )
+    return statements
