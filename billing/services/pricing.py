@@ -37,6 +37,7 @@ from zoneinfo import ZoneInfo
 
 from django.db import transaction
 
+from accounts.models import User
 from billing.domain import PriceLineKind
 from billing.models import PriceLine, SessionPrice, Tariff
 from billing.services.tariffs import (
@@ -45,11 +46,13 @@ from billing.services.tariffs import (
     TariffTerms,
     rates_at,
     tariff_for,
+    tariff_for_groups,
     tariff_terms,
     terms_snapshot,
+    user_group_ids,
 )
 from stations.domain import ConnectorStatus
-from stations.models import ChargingSession, MeterSample, StatusChange
+from stations.models import ChargingSession, Connector, MeterSample, Station, StatusChange
 from stations.services.access import site_zone
 from stations.services.windows import window_edges
 
@@ -346,3 +349,53 @@ def session_price(*, session: ChargingSession) -> SessionPrice | None:
         for position, line in enumerate(breakdown.lines, start=1)
     )
     return price
+
+
+@dataclass(frozen=True)
+class PricePreview:
+    """What a driver pays at a connector if they start now: tax included, in the tariff's currency."""
+
+    currency: str
+    energy_price_per_kwh: Decimal
+    time_price_per_min: Decimal
+    session_fee: Decimal
+    idle_price_per_min: Decimal
+    idle_grace_min: int
+    tax_rate_percent: Decimal
+    band_label: str  # the time-of-use band in force, "" outside bands
+    until: datetime | None  # when the energy or time price changes next (within a week)
+
+
+PREVIEW_STEP = Decimal("0.0001")
+PREVIEW_HORIZON = timedelta(days=7)
+
+
+def price_preview(
+    *, station: Station, connector: Connector | None, user: User | None, at: datetime
+) -> PricePreview | None:
+    """Return the prices a driver (their groups; None: anybody) would pay here starting at `at`."""
+    groups = user_group_ids(user) if user is not None else set()
+    tariff = tariff_for_groups(station=station, connector=connector, group_ids=groups, at=at)
+    if tariff is None:
+        return None
+    terms = tariff_terms(tariff)
+    zone = site_zone(station.site) if station.site is not None else ZoneInfo("UTC")
+    ahead = stretches(terms=terms, since=at, until=at + PREVIEW_HORIZON, zone=zone)
+    rates = ahead[0][2]
+    # Drivers see what they pay: tax added where the tariff's prices are without it.
+    factor = Decimal(1) if terms.prices_include_tax else 1 + terms.tax_rate_percent / 100
+
+    def shown(value: Decimal) -> Decimal:
+        return (value * factor).quantize(PREVIEW_STEP, ROUND_HALF_UP)
+
+    return PricePreview(
+        currency=terms.currency,
+        energy_price_per_kwh=shown(rates.energy_price_per_kwh),
+        time_price_per_min=shown(rates.time_price_per_min),
+        session_fee=shown(terms.session_fee),
+        idle_price_per_min=shown(terms.idle_price_per_min),
+        idle_grace_min=terms.idle_grace_min,
+        tax_rate_percent=terms.tax_rate_percent,
+        band_label=_band_name(rates.band).strip(" ()"),
+        until=ahead[0][1] if len(ahead) > 1 else None,
+    )
