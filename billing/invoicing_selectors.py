@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet, Sum
 
 from accounts.models import User
 from billing.domain import InvoiceKind
@@ -42,3 +43,73 @@ def session_billing_for_driver(*, user: User, session: ChargingSession) -> Sessi
     return SessionBilling(
         gross=price.gross if price else None, currency=price.currency if price else "", invoice=invoice
     )
+
+
+@dataclass(frozen=True)
+class RevenueRow:
+    site: str
+    organization: str
+    currency: str
+    sessions: int
+    energy_kwh: Decimal
+    net: Decimal
+    tax: Decimal
+    gross: Decimal
+    credited: Decimal
+
+
+REVENUE_COLUMNS = [
+    "site",
+    "organization",
+    "currency",
+    "sessions",
+    "energy_kwh",
+    "net",
+    "tax",
+    "gross",
+    "credited",
+]
+
+
+def revenue_by_site(
+    *, prices: QuerySet[SessionPrice], credit_notes: QuerySet[Invoice], start: datetime, end: datetime
+) -> list[RevenueRow]:
+    """Revenue and energy per site and currency of the sessions that ended in [start, end).
+
+    `prices` and `credit_notes` are already limited to what the reader may see; credits count in
+    the period they were issued."""
+    cent = Decimal("0.01")
+    totals = (
+        prices.filter(session__stopped_at__gte=start, session__stopped_at__lt=end)
+        .values("session__station__site__name", "session__station__site__organization__name", "currency")
+        .annotate(
+            sessions=Count("pk"),
+            energy_wh=Sum("energy_wh"),
+            net=Sum("net"),
+            tax=Sum("tax"),
+            gross=Sum("gross"),
+        )
+    )
+    credits = {
+        (row["session__station__site__name"], row["currency"]): row["gross"]
+        for row in credit_notes.filter(kind=InvoiceKind.CREDIT_NOTE, issued_at__gte=start, issued_at__lt=end)
+        .values("session__station__site__name", "currency")
+        .annotate(gross=Sum("gross"))
+    }
+    rows = []
+    for row in totals:
+        site = row["session__station__site__name"]
+        rows.append(
+            RevenueRow(
+                site=site or "(no site)",
+                organization=row["session__station__site__organization__name"] or "",
+                currency=row["currency"],
+                sessions=row["sessions"],
+                energy_kwh=(Decimal(row["energy_wh"] or 0) / 1000).quantize(Decimal("0.001")),
+                net=row["net"].quantize(cent),
+                tax=row["tax"].quantize(cent),
+                gross=row["gross"].quantize(cent),
+                credited=(-credits.get((site, row["currency"]), Decimal(0))).quantize(cent),
+            )
+        )
+    return sorted(rows, key=lambda r: (r.organization, r.site, r.currency))
