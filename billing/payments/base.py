@@ -45,6 +45,18 @@ class InvalidWebhook(PaymentError):
     """A webhook whose signature, timestamp or body does not hold up."""
 
 
+class PaymentsNotConfigured(PaymentError):
+    """Card payments are off (no STRIPE_SECRET_KEY)."""
+
+
+class NotTheDriversMethod(PaymentError):
+    """A payment method or setup that belongs to another customer (or to none of ours)."""
+
+
+class SetupIncomplete(PaymentError):
+    """The card was not saved (the driver abandoned or failed authentication)."""
+
+
 @dataclass(frozen=True)
 class ProviderCustomer:
     id: str

@@ -14,6 +14,8 @@ import stripe
 
 from tests.stripe_double.server import StripeDouble
 
+__all__ = ["post_event", "stripe_api", "stripe_double"]
+
 SECRET_KEY = "sk_test_double_0123456789"
 WEBHOOK_SECRET = "whsec_test_double"
 
