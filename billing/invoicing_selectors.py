@@ -113,3 +113,52 @@ def revenue_by_site(
             )
         )
     return sorted(rows, key=lambda r: (r.organization, r.site, r.currency))
+
+
+INVOICE_COLUMNS = [
+    "code",
+    "kind",
+    "status",
+    "organization",
+    "customer",
+    "issued_at",
+    "currency",
+    "net",
+    "tax",
+    "gross",
+    "session",
+    "credit_for",
+    "emailed_at",
+]
+
+
+def invoice_list_issued(
+    *, start: datetime, end: datetime, organization: str | None = None
+) -> QuerySet[Invoice]:
+    """Documents issued in [start, end), optionally by one organization (by name), oldest first."""
+    invoices = Invoice.objects.filter(issued_at__gte=start, issued_at__lt=end)
+    if organization is not None:
+        invoices = invoices.filter(organization__name=organization)
+    return invoices.select_related("organization", "user", "customer_organization", "credit_for").order_by(
+        "issued_at", "pk"
+    )
+
+
+def invoice_data(invoice: Invoice) -> dict[str, object]:
+    """One document as a flat row, for the CSV and JSON exports."""
+    customer = invoice.customer_organization.name if invoice.customer_organization else ""
+    return {
+        "code": invoice.code,
+        "kind": invoice.kind,
+        "status": invoice.status,
+        "organization": invoice.organization.name,
+        "customer": customer or (invoice.user.email if invoice.user else ""),
+        "issued_at": invoice.issued_at,
+        "currency": invoice.currency,
+        "net": f"{invoice.net:.2f}",
+        "tax": f"{invoice.tax:.2f}",
+        "gross": f"{invoice.gross:.2f}",
+        "session": invoice.session_id,
+        "credit_for": invoice.credit_for.code if invoice.credit_for else "",
+        "emailed_at": invoice.emailed_at,
+    }

@@ -182,3 +182,18 @@ def statements_monthly(*, today: date | None = None) -> list[Invoice]:
                 lambda statement_id=statement_id: invoice_email_task.delay(invoice_id=statement_id)
             )
     return statements
+
+
+def sessions_unbilled(*, since: datetime) -> list[int]:
+    """The ids of sessions ended since `since` that have no receipt or invoice yet, oldest first."""
+    from billing.domain import InvoiceKind
+
+    billed = Invoice.objects.filter(
+        kind__in=[InvoiceKind.RECEIPT, InvoiceKind.INVOICE], session__isnull=False
+    ).values("session_id")
+    return list(
+        ChargingSession.objects.filter(stopped_at__gte=since, id_token__isnull=False)
+        .exclude(pk__in=billed)
+        .order_by("stopped_at", "pk")
+        .values_list("pk", flat=True)
+    )
