@@ -1,0 +1,111 @@
+"""The drivers' payment methods: saved cards, adding one with Stripe's Payment Element, removing one."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST, require_safe
+
+from billing.models import SavedPaymentMethod
+from billing.payments.base import (
+    NotTheDriversMethod,
+    PaymentError,
+    ProviderUnavailable,
+    SetupIncomplete,
+    payments_configured,
+)
+from billing.services.payments import (
+    payment_method_list_for_driver,
+    payment_method_make_default,
+    payment_method_setup_finish,
+    payment_method_setup_start,
+)
+from billing.services.payments import (
+    payment_method_remove as remove_method,
+)
+
+UNAVAILABLE = "The card service is not reachable just now. Please try again in a few minutes."
+
+
+def _own_method(request: HttpRequest, method_id: int) -> SavedPaymentMethod:
+    return get_object_or_404(payment_method_list_for_driver(user=request.user), pk=method_id)
+
+
+@require_safe
+@login_required
+def payment_method_list(request: HttpRequest) -> HttpResponse:
+    """List the driver's saved cards."""
+    return render(
+        request,
+        "billing/payment_methods.html",
+        {"methods": payment_method_list_for_driver(user=request.user), "configured": payments_configured()},
+    )
+
+
+@require_safe
+@login_required
+def payment_method_add(request: HttpRequest) -> HttpResponse:
+    """Show Stripe's card form for a new SetupIntent (or say why there is none)."""
+    context: dict[str, object] = {
+        "configured": payments_configured() and bool(settings.STRIPE_PUBLISHABLE_KEY)
+    }
+    if context["configured"]:
+        try:
+            client_secret = payment_method_setup_start(user=request.user)
+        except ProviderUnavailable:
+            messages.error(request, UNAVAILABLE)
+            return redirect("billing:payment_methods")
+        context["stripe"] = {
+            "publishableKey": settings.STRIPE_PUBLISHABLE_KEY,
+            "clientSecret": client_secret,
+            "returnUrl": request.build_absolute_uri(reverse("billing:payment_method_return")),
+        }
+    return render(request, "billing/payment_method_add.html", context)
+
+
+@require_safe
+@login_required
+def payment_method_return(request: HttpRequest) -> HttpResponse:
+    """Record the card of the setup Stripe sends the driver back with (checked with Stripe, not trusted)."""
+    setup_id = request.GET.get("setup_intent", "")
+    if not setup_id or not payments_configured():
+        raise Http404("No card setup to record.")
+    try:
+        method = payment_method_setup_finish(user=request.user, setup_id=setup_id)
+    except NotTheDriversMethod as error:
+        raise Http404("No such card setup.") from error
+    except SetupIncomplete:
+        messages.error(request, "The card was not saved. Please try again, or use another card.")
+        return redirect("billing:payment_method_add")
+    except ProviderUnavailable:
+        messages.error(request, UNAVAILABLE)
+        return redirect("billing:payment_methods")
+    messages.success(request, f"Card {method.brand.title()} ending {method.last4} saved.")
+    return redirect("billing:payment_methods")
+
+
+@require_POST
+@login_required
+def payment_method_remove(request: HttpRequest, method_id: int) -> HttpResponse:
+    """Remove one of the driver's cards."""
+    method = _own_method(request, method_id)
+    try:
+        remove_method(user=request.user, method=method)
+    except PaymentError:
+        messages.error(request, UNAVAILABLE)
+    else:
+        messages.success(request, f"Card ending {method.last4} removed.")
+    return redirect("billing:payment_methods")
+
+
+@require_POST
+@login_required
+def payment_method_default(request: HttpRequest, method_id: int) -> HttpResponse:
+    """Charge this card from now on."""
+    method = payment_method_make_default(user=request.user, method=_own_method(request, method_id))
+    messages.success(request, f"Sessions are now charged to the card ending {method.last4}.")
+    return redirect("billing:payment_methods")
