@@ -22,6 +22,8 @@ from stations.models import ChargingSession
 # Payment retries: after 1 h, 2 h, 4 h, ... then give up and leave an open invoice for the driver.
 RETRY_FIRST_S = 3600
 RETRY_MAX_ATTEMPTS = 5
+# A payment left pending by an unreachable provider is asked again after as long as it has waited.
+PENDING_MIN, PENDING_MAX = timedelta(minutes=5), timedelta(days=1)
 # Statements for last month are issued on the first days of a month (a day's grace for late stops).
 STATEMENT_DAYS = 3
 
@@ -128,9 +130,12 @@ def payments_due(*, now: datetime | None = None) -> list[int]:
 
 
 def payment_retry(*, payment_id: int) -> Invoice | None:
-    """Try a due payment again; past the last try, give up and issue an open invoice instead.
+    """Try a due payment again; past the last try of a declined card, issue an open invoice instead.
 
-    Only one worker tries a payment at a time: the row is claimed by moving its next try on first."""
+    A declined payment is tried as a new attempt (`attempts` is part of the provider's idempotency
+    key); a pending one, whose outcome the provider never told, keeps its attempt so the provider
+    replays that outcome rather than charging twice, and is asked again less and less often.
+    The row is claimed by moving its next try on first, so only one worker tries it at a time."""
     from billing.payments.base import ProviderUnavailable
 
     now = timezone.now()
@@ -139,20 +144,27 @@ def payment_retry(*, payment_id: int) -> Invoice | None:
         due = payment.next_attempt_at is not None and payment.next_attempt_at <= now
         if not due or payment.status not in (PaymentStatus.FAILED, PaymentStatus.PENDING):
             return None
-        payment.attempts += 1
-        payment.next_attempt_at = now + retry_delay(payment.attempts)
+        if payment.status == PaymentStatus.FAILED:
+            payment.attempts += 1
+            payment.next_attempt_at = now + retry_delay(payment.attempts)
+        else:
+            payment.next_attempt_at = now + min(max(now - payment.created_at, PENDING_MIN), PENDING_MAX)
         payment.save(update_fields=["attempts", "next_attempt_at", "updated_at"])
     price = SessionPrice.objects.get(session_id=payment.session_id)
     try:
-        result = _charge(price)
+        result: Payment | None = _charge(price)
     except ProviderUnavailable:
         result = None
     if result is not None and result.status == PaymentStatus.CAPTURED:
         Payment.objects.filter(pk=payment.pk).update(next_attempt_at=None)
         return _issue_and_mail(price)
-    if payment.attempts >= RETRY_MAX_ATTEMPTS:
+    if (
+        result is not None
+        and result.status == PaymentStatus.FAILED
+        and payment.attempts >= RETRY_MAX_ATTEMPTS
+    ):
         Payment.objects.filter(pk=payment.pk).update(next_attempt_at=None)
-        return _issue_and_mail(price)  # unpaid: an open invoice
+        return _issue_and_mail(price)  # unpaid: an open invoice the driver pays otherwise
     return None
 
 

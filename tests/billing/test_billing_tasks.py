@@ -201,3 +201,25 @@ def test_retries_give_up_with_an_open_invoice(django_capture_on_commit_callbacks
     failed.refresh_from_db()
     assert failed.next_attempt_at is None
     assert Invoice.objects.filter(session=scene.session).count() == 1
+
+
+def test_a_pending_payment_is_asked_again_with_the_same_attempt() -> None:
+    pytest.importorskip("billing.services.payments", reason="the payment service has not landed yet")
+    from billing.services.billing_run import payment_retry
+
+    scene = Scene()
+    pending = Payment.objects.create(
+        session=scene.session,
+        user=scene.driver,
+        method=PaymentMethodKind.SAVED_CARD,
+        status=PaymentStatus.PENDING,
+        currency="EUR",
+        attempts=1,
+        next_attempt_at=timezone.now() - timedelta(seconds=1),
+    )
+    assert payment_retry(payment_id=pending.pk) is None
+    pending.refresh_from_db()
+    # The same attempt number keeps the provider's idempotency key: a charge that went through is replayed.
+    assert pending.attempts == 1
+    assert pending.next_attempt_at > timezone.now()
+    assert not Invoice.objects.exists()
