@@ -14,6 +14,7 @@ from billing.models import SavedPaymentMethod
 from billing.payments.base import (
     NotTheDriversMethod,
     PaymentError,
+    ProviderRejected,
     ProviderUnavailable,
     SetupIncomplete,
     payments_configured,
@@ -76,7 +77,7 @@ def payment_method_return(request: HttpRequest) -> HttpResponse:
         raise Http404("No card setup to record.")
     try:
         method = payment_method_setup_finish(user=request.user, setup_id=setup_id)
-    except NotTheDriversMethod as error:
+    except (NotTheDriversMethod, ProviderRejected) as error:  # someone else's, or no such setup
         raise Http404("No such card setup.") from error
     except SetupIncomplete:
         messages.error(request, "The card was not saved. Please try again, or use another card.")
