@@ -6,6 +6,7 @@ from django.utils import timezone
 from fpdf import FPDF
 
 from billing.models import Invoice
+from stations.services.access import site_zone
 
 # The PDF core fonts cover Latin-1 only; other characters print as "?" rather than fail.
 ENCODING = "latin-1"
@@ -57,10 +58,15 @@ def invoice_pdf_render(invoice: Invoice) -> bytes:
 
 
 def document_facts(invoice: Invoice) -> list[tuple[str, str]]:
-    """The labelled facts printed at the top of a document, in the HTML and the PDF alike."""
+    """The labelled facts printed at the top of a document, in the HTML and the PDF alike.
+
+    A session's document reads times on the clock of the site where the driver charged, as the
+    portal's sessions page does; others in the configured time zone."""
+    site = invoice.session.station.site if invoice.session is not None else None
+    zone = site_zone(site) if site is not None else timezone.get_default_timezone()
     facts = [
         ("Issued by", invoice.organization.name),
-        ("Issued", f"{timezone.localtime(invoice.issued_at):%Y-%m-%d %H:%M}"),
+        ("Issued", f"{timezone.localtime(invoice.issued_at, zone):%Y-%m-%d %H:%M %Z}"),
         ("Status", invoice.get_status_display()),
     ]
     if invoice.customer_organization is not None:
@@ -71,11 +77,13 @@ def document_facts(invoice: Invoice) -> list[tuple[str, str]]:
         facts.append(("Credits", invoice.credit_for.code))
     session = invoice.session
     if session is not None:
-        site = session.station.site
         facts.append(("Charger", f"{session.station.identity}" + (f" at {site.name}" if site else "")))
         if session.energy_wh is not None:
             facts.append(("Energy", f"{session.energy_wh / 1000:.2f} kWh"))
     if invoice.period_start and invoice.period_end:
-        start, end = timezone.localtime(invoice.period_start), timezone.localtime(invoice.period_end)
-        facts.append(("Period", f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M}"))
+        start, end = (
+            timezone.localtime(invoice.period_start, zone),
+            timezone.localtime(invoice.period_end, zone),
+        )
+        facts.append(("Period", f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M %Z}"))
     return facts

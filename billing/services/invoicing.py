@@ -80,13 +80,19 @@ def _money(value: Decimal) -> str:
     return str(value.quantize(CENT, rounding=ROUND_HALF_UP))
 
 
+def _unit_price(value: Decimal) -> str:
+    """At least the currency's 2 decimals, more where a price has them (0.3456 per kWh)."""
+    value = value.normalize()
+    return str(value) if -value.as_tuple().exponent > 2 else _money(value)
+
+
 def _price_lines(price: SessionPrice) -> list[dict[str, str]]:
     return [
         {
             "description": line.description,
             "quantity": str(line.quantity.normalize()),
             "unit": line.unit,
-            "unit_price": str(line.unit_price.normalize()),
+            "unit_price": _unit_price(line.unit_price),
             "amount": _money(line.amount),
         }
         for line in price.lines.all()
