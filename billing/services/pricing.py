@@ -297,7 +297,11 @@ def session_charging_until(session: ChargingSession) -> datetime:
 @transaction.atomic
 def session_price(*, session: ChargingSession) -> SessionPrice | None:
     """Price an ended session once; None while it is open or when no tariff applies to it."""
-    session = ChargingSession.objects.select_for_update().select_related("station__site").get(pk=session.pk)
+    session = (
+        ChargingSession.objects.select_for_update(of=("self",))
+        .select_related("station__site")
+        .get(pk=session.pk)
+    )
     existing = SessionPrice.objects.filter(session=session).first()
     if existing is not None:
         return existing
