@@ -176,6 +176,19 @@ class TenantInline(admin.options.InlineModelAdmin):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
+class ReadOnlyMixin:
+    """Records only services write (payments, prices, issued documents): never added or edited here."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 def related_only(field: str) -> tuple[str, type[admin.RelatedOnlyFieldListFilter]]:
     """A list filter offering only the related rows that appear in the (scoped) list."""
     return (field, admin.RelatedOnlyFieldListFilter)

@@ -28,7 +28,7 @@ from billing.invoicing_views import pdf_response
 from billing.models import Invoice, InvoiceSeries, SessionPrice
 from billing.services.invoice_pdf import document_facts
 from billing.services.invoicing import credit_note_issue, invoice_email
-from csms.tenancy_admin import TenantAdmin, may_act, related_only, scoped
+from csms.tenancy_admin import ReadOnlyMixin, TenantAdmin, may_act, related_only, scoped
 
 CSS = {"all": ["admin/csms.css"]}
 
@@ -59,7 +59,9 @@ def period_bounds(start: date, end: date) -> tuple[datetime, datetime]:
 
 
 @admin.register(Invoice)
-class InvoiceAdmin(TenantAdmin):
+class InvoiceAdmin(ReadOnlyMixin, TenantAdmin):
+    """Issued by services, never edited: a credit note corrects an accounting record."""
+
     list_display = ["code", "kind", "organization", "customer", "issued_at", "total", "status", "emailed_at"]
     list_filter = ["kind", "status", related_only("organization")]
     search_fields = ["code", "user__email", "customer_organization__name"]
@@ -89,16 +91,6 @@ class InvoiceAdmin(TenantAdmin):
 
     class Media:
         css = CSS
-
-    # Documents are issued by services and never edited: an accounting record is corrected by a credit note.
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def has_manage_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return may_act(request, ROLES_MANAGING, obj)

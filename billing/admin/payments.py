@@ -8,23 +8,10 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from billing.models import BillingCustomer, Payment, PaymentEvent, SavedPaymentMethod
-from csms.tenancy_admin import TenantAdmin
+from csms.tenancy_admin import ReadOnlyMixin, TenantAdmin
 
 
-class ReadOnly:
-    """Payments change only through the provider and its webhooks, never by hand."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class SuperuserOnly(ReadOnly, admin.ModelAdmin):
+class SuperuserOnly(ReadOnlyMixin, admin.ModelAdmin):
     """Provider records with drivers' card details and raw payloads: for superusers only."""
 
     def has_module_permission(self, request: HttpRequest) -> bool:
@@ -35,7 +22,9 @@ class SuperuserOnly(ReadOnly, admin.ModelAdmin):
 
 
 @admin.register(Payment)
-class PaymentAdmin(ReadOnly, TenantAdmin):
+class PaymentAdmin(ReadOnlyMixin, TenantAdmin):
+    """Payments change only through the provider and its webhooks, never by hand."""
+
     list_display = ["pk", "created_at", "session", "user", "method", "status", "amount_captured", "currency"]
     list_filter = ["status", "method", "created_at"]
     search_fields = ["provider_reference", "user__email", "session__id_tag"]

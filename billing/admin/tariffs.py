@@ -10,21 +10,13 @@ from django.http import HttpRequest
 
 from billing.models import PriceLine, SessionPrice, Tariff, TariffAssignment, TariffBand
 from billing.services.tariffs import tariff_revision_bump
-from csms.tenancy_admin import TenantAdmin, TenantInline, related_only
+from csms.tenancy_admin import ReadOnlyMixin, TenantAdmin, TenantInline, related_only
+from stations.admin.chargers import ReadOnlyInline
 from stations.admin.display import CSS
-from stations.services.windows import WEEKDAY_NAMES, weekdays_parse
+from stations.admin.forms import WeekdaysForm
 
 
-class TariffBandForm(forms.ModelForm):
-    weekdays = forms.TypedMultipleChoiceField(
-        choices=list(enumerate(WEEKDAY_NAMES)),
-        coerce=int,
-        initial=list(range(7)),
-        widget=forms.CheckboxSelectMultiple(attrs={"class": "csms-weekdays"}),
-        label="Days",
-        help_text="The days the band opens on.",
-    )
-
+class TariffBandForm(WeekdaysForm):
     class Meta:
         model = TariffBand
         fields = [
@@ -35,14 +27,6 @@ class TariffBandForm(forms.ModelForm):
             "energy_price_per_kwh",
             "time_price_per_min",
         ]
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        if self.instance.pk is not None:
-            self.initial["weekdays"] = sorted(weekdays_parse(self.instance.weekdays))
-
-    def clean_weekdays(self) -> str:
-        return "".join(str(day) for day in sorted(self.cleaned_data["weekdays"]))
 
 
 class TariffBandInline(TenantInline, admin.TabularInline):
@@ -133,22 +117,14 @@ class TariffAdmin(TenantAdmin):
             tariff_revision_bump(tariff=form.instance)
 
 
-class PriceLineInline(TenantInline, admin.TabularInline):
+class PriceLineInline(ReadOnlyInline):
     model = PriceLine
-    extra = 0
-    can_delete = False
     fields = ["position", "kind", "description", "quantity", "unit", "unit_price", "amount"]
     readonly_fields = fields
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(SessionPrice)
-class SessionPriceAdmin(TenantAdmin):
+class SessionPriceAdmin(ReadOnlyMixin, TenantAdmin):
     """Prices are computed by the pricing service and never edited."""
 
     list_display = ["session", "gross", "currency", "energy_wh", "tariff", "tariff_revision", "priced_at"]
@@ -180,12 +156,3 @@ class SessionPriceAdmin(TenantAdmin):
         "tariff_snapshot",
     ]
     inlines = [PriceLineInline]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

@@ -29,6 +29,7 @@ from stations.admin.display import (
     online_badge,
     when,
 )
+from stations.admin.forms import WeekdaysForm
 from stations.credentials import password_validate
 from stations.domain import RegistrationStatus
 from stations.models import (
@@ -43,7 +44,6 @@ from stations.models import (
     StatusChange,
 )
 from stations.services import registry
-from stations.services.access import WEEKDAY_NAMES, rule_weekdays
 from stations.services.local_list import local_lists_sync_on_commit
 
 LEVELS = {"success": messages.SUCCESS, "warning": messages.WARNING, "error": messages.ERROR}
@@ -402,27 +402,10 @@ class SiteStationInline(ReadOnlyInline):
     connectors_summary = StationAdmin.connectors_summary
 
 
-class AccessRuleForm(forms.ModelForm):
-    weekdays = forms.TypedMultipleChoiceField(
-        choices=list(enumerate(WEEKDAY_NAMES)),
-        coerce=int,
-        initial=list(range(7)),
-        widget=forms.CheckboxSelectMultiple(attrs={"class": "csms-weekdays"}),
-        label="Days",
-        help_text="The days the window opens on.",
-    )
-
+class AccessRuleForm(WeekdaysForm):
     class Meta:
         model = AccessRule
         fields = ["station", "group", "weekdays", "window_start", "window_end", "max_duration_min"]
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        if self.instance.pk is not None:
-            self.initial["weekdays"] = sorted(rule_weekdays(self.instance))
-
-    def clean_weekdays(self) -> str:
-        return "".join(str(day) for day in sorted(self.cleaned_data["weekdays"]))
 
 
 class AccessRuleInline(TenantInline, admin.TabularInline):
