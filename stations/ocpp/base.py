@@ -255,6 +255,11 @@ class ProtocolAdapter:
         return "GetLocalListVersion", {}
 
     @classmethod
+    def remote_start_call(cls, *, evse_id: int, id_tag: str) -> tuple[str, dict[str, Any]]:
+        """The call that asks the charger to start a session on an EVSE for an id tag."""
+        raise NotImplementedError
+
+    @classmethod
     def remote_stop_call(cls, external_id: str) -> tuple[str, dict[str, Any]] | None:
         """The call that asks the charger to stop a session, or None if this id cannot name one."""
         raise NotImplementedError

@@ -248,6 +248,11 @@ class Ocpp16(ProtocolAdapter):
         return {}
 
     @classmethod
+    def remote_start_call(cls, *, evse_id: int, id_tag: str) -> tuple[str, dict[str, Any]]:
+        # 1.6 numbers each plug (connectorId) as 2.0.1 numbers EVSEs.
+        return "RemoteStartTransaction", {"connectorId": evse_id, "idTag": id_tag}
+
+    @classmethod
     def remote_stop_call(cls, external_id: str) -> tuple[str, dict[str, Any]] | None:
         # 1.6 transactionId is the integer the CSMS gave in StartTransaction.conf.
         if not external_id.isdigit():

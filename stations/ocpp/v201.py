@@ -7,6 +7,7 @@ charger's own string transaction id, kept as sent. Every event first makes sure 
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -325,6 +326,15 @@ class Ocpp201(ProtocolAdapter):
             occurred_at=parse_timestamp(p["timestamp"]),
         )
         return {}
+
+    @classmethod
+    def remote_start_call(cls, *, evse_id: int, id_tag: str) -> tuple[str, dict[str, Any]]:
+        payload = {
+            "idToken": {"idToken": id_tag, "type": "Central"},
+            "remoteStartId": secrets.randbelow(2**31),  # echoed in the TransactionEvent it starts
+            "evseId": evse_id,
+        }
+        return "RequestStartTransaction", payload
 
     @classmethod
     def remote_stop_call(cls, external_id: str) -> tuple[str, dict[str, Any]] | None:
