@@ -242,6 +242,19 @@ class Payment(models.Model):
     failure_message = models.CharField(max_length=300, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # A hold authorized at a charger (card_hold): where it is for, before any session exists, and the
+    # one-off id tag the charger is asked to start with, which links the session to the payment.
+    station = models.ForeignKey(
+        "stations.Station", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    evse_id = models.PositiveSmallIntegerField(null=True, blank=True)
+    id_token = models.ForeignKey(
+        "accounts.IdToken", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    start_outcome = models.CharField(max_length=200, blank=True)
+    # When the session's cost reached the hold and the charger was asked to stop, and what came of it.
+    stop_requested_at = models.DateTimeField(null=True, blank=True)
+    stop_outcome = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

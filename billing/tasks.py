@@ -44,6 +44,22 @@ def payments_retry_task() -> int:
 
 
 @shared_task(acks_late=True)
+def card_holds_stop_task() -> int:
+    """Stop card-paid sessions whose cost reached their hold, release unused holds (every minute)."""
+    from billing.services.card_hold import card_holds_watch
+
+    return card_holds_watch()
+
+
+@shared_task(acks_late=True)
+def card_hold_session_start_task(*, payment_id: int) -> None:
+    """Start the session of a hold the provider reports authorized (once, whoever asks first)."""
+    from billing.services.card_hold import card_hold_session_start
+
+    card_hold_session_start(payment_id=payment_id)
+
+
+@shared_task(acks_late=True)
 def statements_monthly_task() -> int:
     """Issue last month's fleet statements on the first days of a month (checked daily)."""
     from billing.services.billing_run import statements_monthly

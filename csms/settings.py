@@ -6,6 +6,7 @@ in-memory channel layer. Production sets DATABASE_URL (PostgreSQL), REDIS_URL an
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import environ
@@ -201,6 +202,12 @@ STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="")
 STRIPE_PUBLISHABLE_KEY = env("STRIPE_PUBLISHABLE_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
 STRIPE_API_BASE = env("STRIPE_API_BASE", default="") or "https://api.stripe.com"
+# Where the portal's pages load Stripe.js from (the tests serve a stand-in from their double).
+STRIPE_JS_URL = env("STRIPE_JS_URL", default="") or "https://js.stripe.com/v3/"
+# Paying at a charger: the hold authorized before the session (in the tariff's currency), and how
+# close the running cost may come to it before the charger is asked to stop the session.
+CSMS_CARD_HOLD_AMOUNT = Decimal(env("CSMS_CARD_HOLD_AMOUNT", default="50"))
+CSMS_CARD_HOLD_MARGIN = Decimal(env("CSMS_CARD_HOLD_MARGIN", default="1"))
 
 # --- CSMS behaviour -------------------------------------------------------------------------------
 # Unknown identities are refused unless this is on; then they are created Pending until accepted.

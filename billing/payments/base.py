@@ -180,6 +180,19 @@ class PaymentGateway(abc.ABC):
         """Authorize `amount` on the card without taking it (manual capture)."""
 
     @abc.abstractmethod
+    def hold_start(
+        self,
+        *,
+        amount: Decimal,
+        currency: str,
+        idempotency_key: str,
+        customer_id: str | None = None,
+        description: str = "",
+        metadata: dict[str, str] | None = None,
+    ) -> ProviderPayment:
+        """Start a hold the driver authorizes in the browser (cards or wallets) with its client secret."""
+
+    @abc.abstractmethod
     def capture(
         self, payment_id: str, *, amount: Decimal, currency: str, idempotency_key: str
     ) -> ProviderPayment:

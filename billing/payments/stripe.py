@@ -265,6 +265,30 @@ class StripeGateway(PaymentGateway):
             params["description"] = description
         return self._create_intent(params, idempotency_key)
 
+    def hold_start(
+        self,
+        *,
+        amount: Decimal,
+        currency: str,
+        idempotency_key: str,
+        customer_id: str | None = None,
+        description: str = "",
+        metadata: dict[str, str] | None = None,
+    ) -> ProviderPayment:
+        params: dict[str, Any] = {
+            "amount": to_minor(amount, currency),
+            "currency": currency.lower(),
+            "capture_method": "manual",
+            # The Payment Element offers what the dashboard enables: cards, Apple Pay, Google Pay, ...
+            "automatic_payment_methods": {"enabled": True},
+            "metadata": metadata or {},
+        }
+        if customer_id:
+            params["customer"] = customer_id
+        if description:
+            params["description"] = description
+        return self._create_intent(params, idempotency_key)
+
     def capture(
         self, payment_id: str, *, amount: Decimal, currency: str, idempotency_key: str
     ) -> ProviderPayment:

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from django.urls import path
 
-from billing.payments import views, webhooks
+from billing.payments import pay_views, views, webhooks
 
 urlpatterns = [
+    path("pay/<str:identity>/<int:evse_id>/", pay_views.pay_page, name="pay"),
+    path("pay/<str:identity>/<int:evse_id>/start/", pay_views.pay_start, name="pay_start"),
+    path("pay/<str:identity>/qr/", pay_views.station_qr_codes, name="pay_qr"),
+    path("payments/<int:payment_id>/", pay_views.payment_status, name="payment_status"),
+    path("payments/<int:payment_id>/return/", pay_views.payment_return, name="payment_return"),
     path("stripe/webhook/", webhooks.stripe_webhook, name="stripe_webhook"),
     path("payment-methods/", views.payment_method_list, name="payment_methods"),
     path("payment-methods/add/", views.payment_method_add, name="payment_method_add"),

@@ -52,7 +52,8 @@ def payment_method_list(request: HttpRequest) -> HttpResponse:
 def payment_method_add(request: HttpRequest) -> HttpResponse:
     """Show Stripe's card form for a new SetupIntent (or say why there is none)."""
     context: dict[str, object] = {
-        "configured": payments_configured() and bool(settings.STRIPE_PUBLISHABLE_KEY)
+        "configured": payments_configured() and bool(settings.STRIPE_PUBLISHABLE_KEY),
+        "stripe_js_url": settings.STRIPE_JS_URL,
     }
     if context["configured"]:
         try:

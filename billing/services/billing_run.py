@@ -87,7 +87,8 @@ def _issue_and_mail(price: SessionPrice) -> Invoice:
 
 
 def session_bill(*, session_id: int) -> Invoice | None:
-    """Price an ended session, charge the driver's saved card, then issue and mail the document.
+    """Price an ended session, charge the driver's saved card (or capture the hold it was paid for at
+    the charger), then issue and mail the document.
 
     Fleet cards and drivers without a saved card are billed on account (an open invoice). A card
     payment that failed leaves the session without a document until a retry succeeds or gives up.
@@ -99,6 +100,10 @@ def session_bill(*, session_id: int) -> Invoice | None:
         return None
     if invoice_for_session(session) is not None:
         return _issue_and_mail(SessionPrice.objects.get(session=session))
+    from billing.services.card_hold import card_hold_for_session
+
+    if (hold := card_hold_for_session(session=session)) is not None:
+        return _bill_card_hold(session, hold)
     price = _price(session)
     if price is None or price.gross <= 0:
         return None
@@ -113,6 +118,18 @@ def session_bill(*, session_id: int) -> Invoice | None:
         if payment.status != PaymentStatus.CAPTURED:
             _retry_schedule(session)
             return None
+    return _issue_and_mail(price)
+
+
+def _bill_card_hold(session: ChargingSession, hold: Payment) -> Invoice | None:
+    """Capture the exact price from the session's hold (release it when there is nothing to pay), then
+    issue the receipt; a hold that could not be captured (it lapsed) leaves an open invoice."""
+    from billing.services.card_hold import card_hold_settle
+
+    price = _price(session)
+    card_hold_settle(payment=hold, price=price)
+    if price is None or price.gross <= 0:
+        return None
     return _issue_and_mail(price)
 
 

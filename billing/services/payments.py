@@ -272,7 +272,7 @@ def _record(
     return payment
 
 
-# --- holds (ad-hoc card payments; no portal flow uses them yet) ------------------------------------
+# --- holds (paying at a charger: billing/services/card_hold.py) -------------------------------------
 def payment_capture(*, payment: Payment, amount: Decimal) -> Payment:
     """Take `amount` of a hold (at most the hold) and release the rest; a zero amount releases it all."""
     if amount <= 0:
@@ -370,6 +370,16 @@ def _dispatch(event: PaymentEvent) -> tuple[PaymentEventStatus, str]:
     if payment is None:
         return PaymentEventStatus.IGNORED, f"No payment of ours for {remote.id}."
     _sync(payment, remote, event.event_type, obj)
+    if (
+        payment.method == PaymentMethodKind.CARD_HOLD
+        and payment.status == PaymentStatus.AUTHORIZED
+        and payment.id_token_id is None
+    ):
+        # Held at a charger, and the driver's browser has not come back (yet): start the session.
+        from billing.tasks import card_hold_session_start_task
+
+        payment_id = payment.pk
+        transaction.on_commit(lambda: card_hold_session_start_task.delay(payment_id=payment_id))
     return PaymentEventStatus.HANDLED, ""
 
 

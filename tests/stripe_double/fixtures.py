@@ -28,6 +28,7 @@ def stripe_double(settings: Any) -> Iterator[StripeDouble]:
     settings.STRIPE_PUBLISHABLE_KEY = "pk_test_double"
     settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
     settings.STRIPE_API_BASE = double.url
+    settings.STRIPE_JS_URL = f"{double.url}/v3/"
     yield double
     double.stop()
 

@@ -16,6 +16,10 @@ needs 3-D Secure on every payment (off-session: a 402 `authentication_required`)
 State changes append events (`GET /v1/events`, newest first) shaped like Stripe's, which tests sign and
 post to the webhook. Two controls only a double has: `POST /_double/disputes/<id>/close` (status won or
 lost) and `POST /_double/payment_intents/<id>/expire` (an authorization that lapsed).
+
+For browser tests it also serves a stand-in for Stripe.js at `GET /v3/` (tests/stripe_double/stripe_js.py),
+answers CORS, and lets the browser confirm an intent with a publishable key and the intent's client
+secret, as Stripe.js does.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+from tests.stripe_double.stripe_js import stripe_js
 
 API_VERSION = "2025-01-27.acacia"
 
@@ -698,8 +704,28 @@ class Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._handle("DELETE")
 
+    def do_OPTIONS(self) -> None:  # a browser's CORS preflight
+        self.send_response(204)
+        self.send_header("Access-Control-Allow-Origin", "*")
+        self.send_header("Access-Control-Allow-Methods", "GET, POST")
+        self.send_header("Access-Control-Allow-Headers", "Content-Type")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def _script(self) -> None:
+        host, port = self.server.server_address[:2]
+        data = stripe_js(f"http://{host}:{port}")
+        self.send_response(200)
+        self.send_header("Content-Type", "application/javascript")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
     def _handle(self, method: str) -> None:
         url = urlsplit(self.path)
+        if method == "GET" and url.path in ("/v3", "/v3/"):
+            self._script()
+            return
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length).decode() if length else ""
         pairs = parse_qsl(url.query, keep_blank_values=True) + parse_qsl(body, keep_blank_values=True)
@@ -709,7 +735,9 @@ class Handler(BaseHTTPRequestHandler):
         replayed = False
         with state.lock:
             state.requests.append((method, url.path, key))
-            if url.path.startswith("/v1/") and not self._authorized():
+            if url.path.startswith("/v1/") and not (
+                self._authorized() or self._publishable(state, method, url.path, params)
+            ):
                 status, payload = 401, self._bad_key()
             elif method == "POST" and key and key in state.idempotency:
                 fingerprint, status, payload = state.idempotency[key]
@@ -741,6 +769,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.send_header("Request-Id", f"req_{secrets.token_hex(8)}")
         self.send_header("Stripe-Version", API_VERSION)
+        self.send_header("Access-Control-Allow-Origin", "*")
         if key:
             self.send_header("Idempotency-Key", key)
         if replayed:
@@ -751,6 +780,15 @@ class Handler(BaseHTTPRequestHandler):
     def _authorized(self) -> bool:
         token = self.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         return token == self.server.api_key
+
+    @staticmethod
+    def _publishable(state: State, method: str, path: str, params: dict[str, Any]) -> bool:
+        """Stripe.js confirms an intent with the publishable key and the intent's client secret."""
+        match = re.fullmatch(r"/v1/(payment_intents|setup_intents)/([^/]+)/confirm", path)
+        if method != "POST" or match is None or not str(params.get("key", "")).startswith("pk_"):
+            return False
+        intent = state.objects.get(match.group(2))
+        return intent is not None and intent.get("client_secret") == params.get("client_secret")
 
     def _bad_key(self) -> dict[str, Any]:
         return {

@@ -1,0 +1,321 @@
+"""Paying at a charger by card: a hold the driver authorizes in the browser, a remote start, the exact
+price captured at the end (the rest released), and a stop when the running cost reaches the hold.
+
+Incremental authorization is not available under strong customer authentication, so the hold is sized
+in advance (CSMS_CARD_HOLD_AMOUNT) and a job stops a session whose cost comes within
+CSMS_CARD_HOLD_MARGIN of it. The charger is asked to start with a one-off id tag, PAY-<payment id>,
+owned by the driver: the session it starts carries that tag, which is how billing finds the payment
+(stations knows nothing of payments).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import IdToken, IdTokenStatus, User
+from billing.domain import PaymentMethodKind, PaymentStatus
+from billing.models import Payment, SessionPrice
+from billing.payments.base import PaymentError, payments_configured
+from billing.services.payments import (
+    _gateway,
+    _record,
+    customer_get_or_create,
+    payment_capture,
+    payment_release,
+)
+from billing.services.pricing import PricePreview, money_round, price_preview
+from billing.services.running_cost import session_cost_so_far
+from stations.domain import AccessPolicy, ConnectorStatus
+from stations.models import ChargingSession, Connector, Station
+from stations.services.access import rule_window_end, rules_for_station, site_zone
+from stations.services.remote import session_start_remotely, session_stop_remotely
+
+logger = logging.getLogger(__name__)
+
+HOLD_TAG_PREFIX = "PAY-"
+# Stripe keeps a customer-initiated card authorization for 7 days; the tag is no use after that.
+HOLD_VALID = timedelta(days=7)
+# A charger that did not stop is asked again after this long.
+STOP_RETRY = timedelta(minutes=2)
+# A started hold whose charger never reported a session (the driver never plugged in) is released.
+START_GIVE_UP = timedelta(minutes=15)
+# Connector states in which a driver can start: free, or plugged in and waiting.
+STARTABLE = (ConnectorStatus.AVAILABLE, ConnectorStatus.PREPARING)
+
+
+class HoldNotOffered(PaymentError):
+    """Paying at this connector is not possible now; the message says why."""
+
+
+class HoldNotFound(PaymentError):
+    """No card payment of this driver with that reference."""
+
+
+@dataclass(frozen=True)
+class HoldOffer:
+    """What the pay page shows for one connector, and why no payment is offered when it is not."""
+
+    station: Station
+    evse_id: int
+    status: str
+    preview: PricePreview | None
+    hold_amount: Decimal
+    unavailable: str  # "" when the driver can pay and charge now
+
+
+def public_may_charge(*, station: Station, at: datetime) -> bool:
+    """Whether a card that belongs to no access group may charge here now (open site or public rule)."""
+    site = station.site
+    if site is None:
+        return False
+    if site.access_policy == AccessPolicy.OPEN:
+        return True
+    zone = site_zone(site)
+    return any(
+        rule.group_id is None and rule_window_end(rule, at, zone)[0] for rule in rules_for_station(station)
+    )
+
+
+def connector_status(*, station: Station, evse_id: int) -> str:
+    """The EVSE's status as the charger last reported it (its first connector's)."""
+    connector = Connector.objects.filter(station=station, evse_id=evse_id).order_by("connector_id").first()
+    return connector.status if connector is not None else ConnectorStatus.UNKNOWN
+
+
+def card_hold_offer(*, station: Station, evse_id: int, user: User | None, at: datetime) -> HoldOffer:
+    """The price, the hold and the connector's state, and why paying is not possible when it is not."""
+    connector = Connector.objects.filter(station=station, evse_id=evse_id).order_by("connector_id").first()
+    preview = price_preview(station=station, connector=connector, user=user, at=at)
+    status = connector.status if connector is not None else ConnectorStatus.UNKNOWN
+    reason = ""
+    if not payments_configured():
+        reason = "Card payments are not available on this site."
+    elif not public_may_charge(station=station, at=at):
+        reason = "This charger is not open to the public now, so it cannot be paid for by card."
+    elif preview is None:
+        reason = "No price is set for this charger, so it cannot be paid for by card."
+    elif not station.is_online:
+        reason = "The charger is offline just now."
+    elif connector is None:
+        reason = "This charger has no such connector."
+    elif status not in STARTABLE:
+        reason = f"The connector is {connector.get_status_display().lower()} just now."
+    return HoldOffer(
+        station=station,
+        evse_id=evse_id,
+        status=status,
+        preview=preview,
+        hold_amount=Decimal(settings.CSMS_CARD_HOLD_AMOUNT),
+        unavailable=reason,
+    )
+
+
+def card_hold_start(*, station: Station, evse_id: int, user: User) -> tuple[Payment, str]:
+    """Open a hold for a session at this connector; returns it and the secret the browser confirms with."""
+    offer = card_hold_offer(station=station, evse_id=evse_id, user=user, at=timezone.now())
+    if offer.unavailable or offer.preview is None:
+        raise HoldNotOffered(offer.unavailable)
+    customer = customer_get_or_create(user=user)
+    payment = Payment.objects.create(
+        method=PaymentMethodKind.CARD_HOLD,
+        status=PaymentStatus.PENDING,
+        user=user,
+        currency=offer.preview.currency,
+        amount_authorized=offer.hold_amount,
+        station=station,
+        evse_id=evse_id,
+    )
+    remote = _gateway().hold_start(
+        amount=offer.hold_amount,
+        currency=offer.preview.currency,
+        idempotency_key=f"payment:{payment.pk}:hold",
+        customer_id=customer.provider_customer_id,
+        description=f"Charging at {station.identity}, connector {evse_id}",
+        metadata={"payment": str(payment.pk), "station": station.identity, "evse": str(evse_id)},
+    )
+    payment.provider_reference = remote.id
+    payment.save(update_fields=["provider_reference", "updated_at"])
+    return payment, remote.client_secret
+
+
+def card_hold_client_secret(*, payment: Payment) -> str:
+    """The secret of a hold not yet authorized, for the browser (asked of the provider, never stored)."""
+    return _gateway().payment_retrieve(payment.provider_reference or "").client_secret
+
+
+def card_hold_confirm(*, provider_reference: str, user: User) -> Payment:
+    """The driver is back from authorizing: check the hold with the provider, then start the session.
+
+    Nothing the browser says is trusted: only a PaymentIntent the provider reports as held
+    (requires_capture) starts the charger."""
+    payment = Payment.objects.filter(
+        provider_reference=provider_reference, method=PaymentMethodKind.CARD_HOLD, user=user
+    ).first()
+    if payment is None:
+        raise HoldNotFound("No such card payment.")
+    payment = _record(payment, _gateway().payment_retrieve(provider_reference))
+    if payment.status == PaymentStatus.AUTHORIZED:
+        payment = card_hold_session_start(payment_id=payment.pk)
+    return payment
+
+
+def card_hold_session_start(*, payment_id: int) -> Payment:
+    """Ask the charger to start the session of an authorized hold, once; release the hold if it won't.
+
+    The return page and the provider's webhook may both get here: the first one to make the
+    payment's id tag sends the start, the other finds the tag and does nothing."""
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update(of=("self",)).select_related("station").get(pk=payment_id)
+        if payment.status != PaymentStatus.AUTHORIZED or payment.id_token_id is not None:
+            return payment
+        if payment.station is None or payment.evse_id is None:
+            return payment
+        payment.id_token = IdToken.objects.create(
+            id_tag=f"{HOLD_TAG_PREFIX}{payment.pk}",
+            owner=payment.user,
+            label=f"Card payment at {payment.station.identity}",
+            expires_at=timezone.now() + HOLD_VALID,
+        )
+        payment.start_outcome = "Asking the charger to start."
+        payment.save(update_fields=["id_token", "start_outcome", "updated_at"])
+    outcome = session_start_remotely(
+        station=payment.station,
+        evse_id=payment.evse_id,
+        id_tag=payment.id_token.id_tag,
+        requested_by=f"card payment {payment.pk}",
+    )
+    payment.start_outcome = outcome.message[:200]
+    payment.save(update_fields=["start_outcome", "updated_at"])
+    if not outcome.accepted:
+        IdToken.objects.filter(pk=payment.id_token_id).update(status=IdTokenStatus.BLOCKED)
+        payment = payment_release(payment=payment)
+    return payment
+
+
+def card_hold_session(*, payment: Payment) -> ChargingSession | None:
+    """The session the hold's id tag started (open or ended), linking it to the payment when found."""
+    if payment.session_id is not None:
+        return payment.session
+    if payment.id_token_id is None:
+        return None
+    session = (
+        ChargingSession.objects.filter(id_token_id=payment.id_token_id).order_by("-started_at", "-pk").first()
+    )
+    if session is not None:
+        Payment.objects.filter(pk=payment.pk, session__isnull=True).update(session=session)
+        payment.session = session
+    return session
+
+
+def card_hold_for_session(*, session: ChargingSession) -> Payment | None:
+    """The card hold that pays for a session, linked to it (found by the session's one-off id tag)."""
+    payment = (
+        Payment.objects.filter(method=PaymentMethodKind.CARD_HOLD)
+        .filter(Q(session=session) | Q(id_token_id=session.id_token_id, id_token__isnull=False))
+        .order_by("pk")
+        .first()
+    )
+    if payment is not None and payment.session_id is None:
+        Payment.objects.filter(pk=payment.pk, session__isnull=True).update(session=session)
+        payment.session = session
+    return payment
+
+
+def card_hold_settle(*, payment: Payment, price: SessionPrice | None) -> Payment:
+    """Capture the session's exact gross price from the hold (at most the hold), or release it all when
+    there is nothing to pay; a payment already settled is left as it is."""
+    if payment.status != PaymentStatus.AUTHORIZED:
+        return payment
+    amount = price.gross if price is not None else Decimal(0)
+    if amount > payment.amount_authorized:
+        logger.warning("Session of payment %s cost %s, more than its hold", payment.pk, amount)
+    if amount <= 0:
+        payment = payment_release(payment=payment)
+    else:
+        payment = payment_capture(payment=payment, amount=min(amount, payment.amount_authorized))
+    if payment.id_token_id is not None:  # the one-off tag starts nothing more
+        IdToken.objects.filter(pk=payment.id_token_id).update(status=IdTokenStatus.BLOCKED)
+    return payment
+
+
+# --- the watch job ---------------------------------------------------------------------------------
+def _holds_to_stop(now: datetime) -> list[tuple[Payment, ChargingSession, Decimal]]:
+    margin = Decimal(settings.CSMS_CARD_HOLD_MARGIN)
+    due = Payment.objects.filter(
+        method=PaymentMethodKind.CARD_HOLD, status=PaymentStatus.AUTHORIZED, id_token__isnull=False
+    ).filter(Q(stop_requested_at__isnull=True) | Q(stop_requested_at__lte=now - STOP_RETRY))
+    found = []
+    for payment in due:
+        session = (
+            ChargingSession.objects.open()
+            .filter(id_token_id=payment.id_token_id)
+            .select_related("station__site", "connector")
+            .first()
+        )
+        if session is None:
+            continue
+        card_hold_session(payment=payment)
+        cost = session_cost_so_far(session=session, at=now)
+        if cost is not None and cost.gross >= payment.amount_authorized - margin:
+            found.append((payment, session, cost.gross))
+    return found
+
+
+def card_holds_stop_at_limit(*, now: datetime | None = None) -> int:
+    """Ask chargers to stop card-paid sessions whose cost has reached their hold; return how many
+    accepted. Each payment is marked before its call, so an overlapping run does not ask again."""
+    now = now or timezone.now()
+    accepted = 0
+    for payment, session, gross in _holds_to_stop(now):
+        claimed = (
+            Payment.objects.filter(pk=payment.pk)
+            .filter(Q(stop_requested_at__isnull=True) | Q(stop_requested_at__lte=now - STOP_RETRY))
+            .update(stop_requested_at=now)
+        )
+        if not claimed:
+            continue
+        outcome = session_stop_remotely(session=session, requested_by=f"card payment {payment.pk} hold")
+        accepted += outcome.accepted
+        currency = payment.currency
+        reason = (
+            f"The cost ({money_round(gross, currency)} {currency}) reached the hold of "
+            f"{money_round(payment.amount_authorized, currency)} {currency}: {outcome.message}"
+        )
+        Payment.objects.filter(pk=payment.pk).update(stop_outcome=reason[:200])
+    return accepted
+
+
+def card_holds_release_unused(*, now: datetime | None = None) -> int:
+    """Release holds whose charger accepted the start but never reported a session."""
+    now = now or timezone.now()
+    stale = Payment.objects.filter(
+        method=PaymentMethodKind.CARD_HOLD,
+        status=PaymentStatus.AUTHORIZED,
+        id_token__isnull=False,
+        session__isnull=True,
+        updated_at__lte=now - START_GIVE_UP,
+    )
+    released = 0
+    for payment in stale:
+        if card_hold_session(payment=payment) is not None:
+            continue
+        payment_release(payment=payment)
+        IdToken.objects.filter(pk=payment.id_token_id).update(status=IdTokenStatus.BLOCKED)
+        released += 1
+    return released
+
+
+def card_holds_watch(*, now: datetime | None = None) -> int:
+    """The minute job: stop sessions at their hold, release holds that never started one."""
+    now = now or timezone.now()
+    stopped = card_holds_stop_at_limit(now=now)
+    card_holds_release_unused(now=now)
+    return stopped

@@ -1,0 +1,40 @@
+"""What an open session has cost so far, by the same terms and rounding as its final price."""
+
+from __future__ import annotations
+
+import copy
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from billing.services.pricing import Breakdown, price_compute, session_charging_until, session_register
+from billing.services.tariffs import tariff_for, tariff_terms
+from stations.models import ChargingSession
+from stations.services.access import site_zone
+
+
+def session_cost_so_far(*, session: ChargingSession, at: datetime) -> Breakdown | None:
+    """Price the session as if it stopped at `at` (its readings so far); None without a tariff."""
+    if session.started_at is None:
+        return None
+    tariff = tariff_for(
+        station=session.station,
+        connector=session.connector,
+        id_token_pk=session.id_token_id,
+        at=session.started_at,
+    )
+    if tariff is None:
+        return None
+    # A copy ending at `at`, never saved: pricing reads the register and status up to its stop.
+    probe = copy.copy(session)
+    probe.stopped_at = max(at, session.started_at) if session.stopped_at is None else session.stopped_at
+    if session.stopped_at is None:
+        probe.meter_stop_wh = None
+    site = session.station.site
+    return price_compute(
+        terms=tariff_terms(tariff),
+        zone=site_zone(site) if site is not None else ZoneInfo("UTC"),
+        started_at=session.started_at,
+        charging_until=session_charging_until(probe),
+        stopped_at=probe.stopped_at,
+        register=session_register(probe),
+    )
