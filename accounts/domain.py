@@ -29,6 +29,11 @@ class Authorization:
     limit: str = ""
 
 
+# Id tags the CSMS makes for one session paid by card at the charger ("PAY-<payment id>"); drivers
+# cannot register such a tag, and the portal does not list them among a driver's cards.
+PAYMENT_TAG_PREFIX = "PAY-"
+
+
 class Role(models.TextChoices):
     """What a staff member may do within an organization, from most to least."""
 

@@ -6,7 +6,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 
-from accounts.domain import Authorization, AuthorizationStatus
+from accounts.domain import PAYMENT_TAG_PREFIX, Authorization, AuthorizationStatus
 from accounts.models import IdToken, IdTokenStatus, User
 from accounts.signals import access_changed_on_commit, id_token_organizations
 
@@ -52,6 +52,8 @@ def id_token_create(
 def id_token_register_for_driver(*, user: User, id_tag: str, label: str = "") -> IdToken:
     """Register a card the driver carries, refusing a tag that anyone has registered already."""
     id_tag, label = id_tag.strip(), label.strip()
+    if id_tag.upper().startswith(PAYMENT_TAG_PREFIX):
+        raise ValidationError({"id_tag": "This is not a card number."}, code="reserved")
     if IdToken.objects.alias(tag=Lower("id_tag")).filter(tag=id_tag.lower()).exists():
         raise ValidationError({"id_tag": TAG_TAKEN}, code="taken")
     token = IdToken(id_tag=id_tag, owner=user, label=label, status=IdTokenStatus.ACCEPTED)

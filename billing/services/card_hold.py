@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.domain import PAYMENT_TAG_PREFIX
 from accounts.models import IdToken, IdTokenStatus, User
 from billing.domain import PaymentMethodKind, PaymentStatus
 from billing.models import Payment, SessionPrice
@@ -40,7 +41,7 @@ from stations.services.remote import session_start_remotely, session_stop_remote
 
 logger = logging.getLogger(__name__)
 
-HOLD_TAG_PREFIX = "PAY-"
+HOLD_TAG_PREFIX = PAYMENT_TAG_PREFIX
 # Stripe keeps a customer-initiated card authorization for 7 days; the tag is no use after that.
 HOLD_VALID = timedelta(days=7)
 # A charger that did not stop is asked again after this long.

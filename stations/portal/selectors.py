@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
+from accounts.domain import PAYMENT_TAG_PREFIX
 from accounts.models import IdToken, User
 from stations.domain import ConnectorStatus, RegistrationStatus
 from stations.models import ChargingSession, Connector, Site, Station
@@ -155,4 +156,9 @@ def duration_text(duration: timedelta) -> str:
 
 def id_token_list_for_driver(*, user: User) -> QuerySet[IdToken]:
     """Return the cards the driver carries, newest first."""
-    return IdToken.objects.filter(owner=user).select_related("organization").order_by("-created_at", "-pk")
+    return (
+        IdToken.objects.filter(owner=user)
+        .exclude(id_tag__istartswith=PAYMENT_TAG_PREFIX)  # one-off tags of card payments, not cards
+        .select_related("organization")
+        .order_by("-created_at", "-pk")
+    )

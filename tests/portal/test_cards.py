@@ -25,6 +25,14 @@ def test_the_cards_page_lists_only_the_drivers_cards_with_their_status(driver_cl
     assert '<span class="chip chip--blocked">Blocked</span>' in html
 
 
+def test_the_one_off_tags_of_card_payments_are_not_listed_nor_registrable(driver_client, driver):
+    IdTokenFactory(id_tag="PAY-17", label="Card payment at DEMO-001", owner=driver)
+    assert "PAY-17" not in driver_client.get(reverse("portal:cards")).content.decode()
+    response = driver_client.post(reverse("portal:cards"), {"id_tag": "pay-99", "label": ""})
+    assert "This is not a card number." in response.content.decode()
+    assert not IdToken.objects.filter(id_tag__iexact="pay-99").exists()
+
+
 def test_a_driver_adds_a_card_and_sees_it_listed(driver_client, driver):
     response = driver_client.post(
         reverse("portal:cards"), {"id_tag": "04A1B2C3", "label": "Key fob"}, follow=True
