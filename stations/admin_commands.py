@@ -181,12 +181,9 @@ def _evse(connector: int | None) -> dict[str, Any] | None:
     return {"id": connector} if connector else None
 
 
-def _remote_start_201(station: Station, data: dict[str, Any]) -> Payloads:
-    payload = {
-        "idToken": {"idToken": data["id_tag"], "type": "Central"},
-        "remoteStartId": secrets.randbelow(2**31),  # echoed in the TransactionEvent it starts
-    }
-    return [("RequestStartTransaction", payload | _optional(evseId=data["connector"]))]
+def _remote_start(station: Station, data: dict[str, Any]) -> Payloads:
+    adapter = ADAPTERS[station.protocol or DEFAULT_PROTOCOL]
+    return [adapter.remote_start_call(evse_id=data["connector"], id_tag=data["id_tag"])]
 
 
 # 1.6 trigger names whose 2.0.1 message has another name.
@@ -288,12 +285,7 @@ COMMANDS: dict[str, Command] = {
     "remote_start": Command(
         "Start a session remotely",
         RemoteStartForm,
-        {
-            "ocpp1.6": lambda s, d: [
-                ("RemoteStartTransaction", _optional(idTag=d["id_tag"], connectorId=d["connector"]))
-            ],
-            "ocpp2.0.1": _remote_start_201,
-        },
+        {"ocpp1.6": _remote_start, "ocpp2.0.1": _remote_start},
     ),
     "remote_stop": Command(
         "Stop a session remotely",

@@ -28,6 +28,7 @@ from billing.services.card_hold import (
 )
 from billing.services.invoicing import invoice_for_session
 from billing.templatetags.billing_prices import price_parts, unit_price
+from csms.tenancy_admin import scoped
 from stations.models import Connector, Station
 from stations.services.access import site_zone
 
@@ -158,7 +159,7 @@ def _qr_svg(url: str) -> str:
 @staff_member_required
 def station_qr_codes(request: HttpRequest, identity: str) -> HttpResponse:
     """Printable QR codes, one per connector, each opening that connector's pay page."""
-    station = _station(identity)
+    station = get_object_or_404(scoped(Station.objects.all(), request), identity=identity)
     evse_ids = sorted(
         set(Connector.objects.filter(station=station, evse_id__gt=0).values_list("evse_id", flat=True))
     ) or [1]

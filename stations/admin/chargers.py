@@ -12,6 +12,7 @@ from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
@@ -161,6 +162,7 @@ class StationAdmin(TenantAdmin):
                     "heartbeat_interval_s",
                     "charger_status",
                     "journal",
+                    "pay_qr_codes",
                 ]
             },
         ),
@@ -200,6 +202,7 @@ class StationAdmin(TenantAdmin):
         "recent_sessions",
         "recent_commands",
         "local_list_state",
+        "pay_qr_codes",
     ]
 
     class Media:
@@ -229,6 +232,12 @@ class StationAdmin(TenantAdmin):
             local_lists_sync_on_commit(station_ids=[obj.pk])
         if password := form.cleaned_data.get("new_password"):
             registry.station_password_set(station=obj, password=password)
+
+    @admin.display(description="pay by card")
+    def pay_qr_codes(self, station: Station) -> SafeString:
+        # The page belongs to billing, reached by its URL name only: stations does not import billing.
+        url = reverse("billing:pay_qr", args=[station.identity])
+        return format_html('<a href="{}" target="_blank">QR codes to print, one per connector</a>', url)
 
     @admin.display(description="local list")
     def local_list_state(self, station: Station) -> str:

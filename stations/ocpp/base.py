@@ -255,8 +255,9 @@ class ProtocolAdapter:
         return "GetLocalListVersion", {}
 
     @classmethod
-    def remote_start_call(cls, *, evse_id: int, id_tag: str) -> tuple[str, dict[str, Any]]:
-        """The call that asks the charger to start a session on an EVSE for an id tag."""
+    def remote_start_call(cls, *, evse_id: int | None, id_tag: str) -> tuple[str, dict[str, Any]]:
+        """The call that asks the charger to start a session for an id tag, on an EVSE or (None) the
+        one the charger chooses."""
         raise NotImplementedError
 
     @classmethod

@@ -248,9 +248,12 @@ class Ocpp16(ProtocolAdapter):
         return {}
 
     @classmethod
-    def remote_start_call(cls, *, evse_id: int, id_tag: str) -> tuple[str, dict[str, Any]]:
+    def remote_start_call(cls, *, evse_id: int | None, id_tag: str) -> tuple[str, dict[str, Any]]:
         # 1.6 numbers each plug (connectorId) as 2.0.1 numbers EVSEs.
-        return "RemoteStartTransaction", {"connectorId": evse_id, "idTag": id_tag}
+        payload: dict[str, Any] = {"idTag": id_tag}
+        if evse_id:
+            payload["connectorId"] = evse_id
+        return "RemoteStartTransaction", payload
 
     @classmethod
     def remote_stop_call(cls, external_id: str) -> tuple[str, dict[str, Any]] | None:

@@ -328,12 +328,13 @@ class Ocpp201(ProtocolAdapter):
         return {}
 
     @classmethod
-    def remote_start_call(cls, *, evse_id: int, id_tag: str) -> tuple[str, dict[str, Any]]:
-        payload = {
+    def remote_start_call(cls, *, evse_id: int | None, id_tag: str) -> tuple[str, dict[str, Any]]:
+        payload: dict[str, Any] = {
             "idToken": {"idToken": id_tag, "type": "Central"},
             "remoteStartId": secrets.randbelow(2**31),  # echoed in the TransactionEvent it starts
-            "evseId": evse_id,
         }
+        if evse_id:
+            payload["evseId"] = evse_id
         return "RequestStartTransaction", payload
 
     @classmethod

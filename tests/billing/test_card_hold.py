@@ -10,6 +10,7 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
+from accounts.domain import Role
 from accounts.models import IdToken, IdTokenStatus
 from billing.domain import InvoiceKind, InvoiceStatus, PaymentMethodKind, PaymentStatus
 from billing.models import Invoice, Payment
@@ -21,7 +22,7 @@ from stations.domain import AccessPolicy, ConnectorStatus
 from stations.models import ChargingSession, OutgoingCall
 from stations.ocpp.adapters import ADAPTERS
 from tests.billing.card_hold_fixtures import authorize, open_session_with_register, pay_scene
-from tests.factories import AccessRuleFactory, UserFactory
+from tests.factories import AccessRuleFactory, MembershipFactory, UserFactory
 from tests.stripe_double.fixtures import *  # noqa: F403 (the fixtures)
 
 pytestmark = pytest.mark.django_db
@@ -305,3 +306,11 @@ def test_staff_print_a_qr_code_per_connector(client, stripe_double, admin_user):
     client.force_login(admin_user)
     page = client.get(f"/billing/pay/{scene.station.identity}/qr/").content.decode()
     assert page.count("<svg") == 1 and f"http://testserver/billing/pay/{scene.station.identity}/1/" in page
+
+
+def test_another_organizations_staff_get_no_qr_codes_of_a_charger(client, stripe_double):
+    scene = pay_scene()
+    client.force_login(MembershipFactory(role=Role.MANAGER).user)  # of another organization
+    assert client.get(f"/billing/pay/{scene.station.identity}/qr/").status_code == 404
+    client.force_login(MembershipFactory(organization=scene.station.site.organization).user)
+    assert client.get(f"/billing/pay/{scene.station.identity}/qr/").status_code == 200
