@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from accounts.domain import Role
+from accounts.models import Membership
 from billing.models import Payment
 from stations.ocpp.base import format_timestamp
 from tests.billing.card_hold_fixtures import pay_scene
@@ -60,8 +62,11 @@ def test_a_driver_pays_at_a_charger_on_a_phone_and_gets_the_receipt(browser, gat
         desktop.goto(f"{base}/billing/pay/{identity}/1/")
         assert "Log in to pay and charge" in desktop.inner_text("main")
         shot(desktop, "pay-desktop")
-        verified_driver("staff@example.com").__class__.objects.filter(email="staff@example.com").update(
-            is_staff=True
+        staff = verified_driver("staff@example.com")
+        staff.is_staff = True
+        staff.save(update_fields=["is_staff"])  # a technician of the charger's organization prints them
+        Membership.objects.create(
+            user=staff, organization=scene.station.site.organization, role=Role.TECHNICIAN
         )
         log_in(desktop, base, "staff@example.com")
         desktop.goto(f"{base}/billing/pay/{identity}/qr/")
