@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from accounts.domain import AuthorizationStatus
 from accounts.models import IdToken, User
+from billing.models import Tariff
 from stations.models import AccessRule, Station
 from stations.services.access import access_authorize
 
@@ -18,20 +19,14 @@ pytestmark = pytest.mark.django_db
 
 def test_seeding_twice_gives_the_same_demo(capsys):
     call_command("seed_demo")
-    counts = (
-        Station.objects.count(),
-        IdToken.objects.count(),
-        AccessRule.objects.count(),
-        User.objects.count(),
-    )
+
+    def counts() -> tuple[int, ...]:
+        models = (Station, IdToken, AccessRule, User, Tariff)
+        return tuple(model.objects.count() for model in models)
+
+    first = counts()
     call_command("seed_demo")
-    assert counts == (4, 4, 2, 3)
-    assert (
-        Station.objects.count(),
-        IdToken.objects.count(),
-        AccessRule.objects.count(),
-        User.objects.count(),
-    ) == counts
+    assert first == counts() == (4, 4, 2, 3, 3)
 
 
 def test_residents_charge_freely_and_visitors_for_a_few_minutes_at_the_demo_site():
@@ -62,3 +57,18 @@ def test_the_demo_driver_logs_in_on_the_portal_and_sees_their_card():
     response = client.post(reverse("account_login"), {"login": "driver@example.com", "password": "driver"})
     assert response.status_code == 302
     assert "DEMO-DRIVER-1" in client.get(reverse("portal:cards")).content.decode()
+
+
+def test_the_demo_prices_residents_below_the_public_with_cheaper_nights():
+    from billing.services.tariffs import tariff_for
+
+    call_command("seed_demo")
+    station = Station.objects.get(identity="DEMO-001")
+    now = timezone.now()
+    resident = IdToken.objects.get(id_tag="DEMO-TAG-1")
+    visitor = IdToken.objects.get(id_tag="DEMO-TAG-2")
+    resident_tariff = tariff_for(station=station, connector=None, id_token_pk=resident.pk, at=now)
+    public_tariff = tariff_for(station=station, connector=None, id_token_pk=visitor.pk, at=now)
+    assert (resident_tariff.name, public_tariff.name) == ("Residents", "Public")
+    assert resident_tariff.energy_price_per_kwh < public_tariff.energy_price_per_kwh
+    assert resident_tariff.bands.get().label == "Night"

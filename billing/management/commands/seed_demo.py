@@ -1,7 +1,11 @@
-"""Create the demo data `make run` shows a newcomer; running it again changes nothing."""
+"""Create the demo data `make run` shows a newcomer; running it again changes nothing.
+
+It lives in billing, the app that depends on all others, because the demo spans them all."""
 
 from __future__ import annotations
 
+from datetime import time
+from decimal import Decimal
 from typing import Any
 
 from allauth.account.models import EmailAddress
@@ -19,6 +23,7 @@ from accounts.models import (
     OrganizationKind,
     User,
 )
+from billing.models import Tariff, TariffAssignment, TariffBand
 from stations.credentials import password_hash
 from stations.domain import AccessPolicy
 from stations.models import AccessRule, Site, Station
@@ -35,7 +40,7 @@ DEMO_PUBLIC_MINUTES = 3
 class Command(BaseCommand):
     help = (
         "Create two organizations with a site each, four chargers (DEMO-001..004), residents and the "
-        "public with access rules, RFID cards, and the admin, manager and driver logins."
+        "public with access rules and tariffs, RFID cards, and the admin, manager and driver logins."
     )
 
     @transaction.atomic
@@ -93,11 +98,51 @@ class Command(BaseCommand):
         if not parking.access_rules.exists():
             AccessRule.objects.create(site=parking, group=residents)
             AccessRule.objects.create(site=parking, group=None, max_duration_min=DEMO_PUBLIC_MINUTES)
+        self.tariffs(riverside, parking, residents, city, garage)
         self.stdout.write(
             "Demo data ready. Admin: http://127.0.0.1:8000/admin/ (superuser admin / admin; manager / "
             "manager sees Riverside Homes only). Driver portal: http://127.0.0.1:8000/ (driver@example.com "
             f"/ driver). Chargers DEMO-001..004 connect with password {DEMO_PASSWORD!r}."
         )
+
+    def tariffs(
+        self, riverside: Organization, parking: Site, residents: AccessGroup, city: Organization, garage: Site
+    ) -> None:
+        """Residents pay less than the public at Riverside, with cheaper nights; the garage has one price."""
+        public, created = Tariff.objects.get_or_create(
+            organization=riverside,
+            name="Public",
+            defaults={
+                "energy_price_per_kwh": Decimal("0.49"),
+                "session_fee": Decimal("0.50"),
+                "idle_price_per_min": Decimal("0.10"),
+                "idle_grace_min": 30,
+                "tax_rate_percent": Decimal("19"),
+            },
+        )
+        if created:
+            TariffAssignment.objects.create(tariff=public, site=parking)
+        resident, created = Tariff.objects.get_or_create(
+            organization=riverside,
+            name="Residents",
+            defaults={"energy_price_per_kwh": Decimal("0.32"), "tax_rate_percent": Decimal("19")},
+        )
+        if created:
+            TariffBand.objects.create(
+                tariff=resident,
+                label="Night",
+                window_start=time(22),
+                window_end=time(6),
+                energy_price_per_kwh=Decimal("0.24"),
+            )
+            TariffAssignment.objects.create(tariff=resident, site=parking, group=residents)
+        garage_tariff, created = Tariff.objects.get_or_create(
+            organization=city,
+            name="Garage",
+            defaults={"energy_price_per_kwh": Decimal("0.45"), "tax_rate_percent": Decimal("19")},
+        )
+        if created:
+            TariffAssignment.objects.create(tariff=garage_tariff, site=garage)
 
     def organization(self, name: str, kind: OrganizationKind) -> Organization:
         organization, _ = Organization.objects.get_or_create(name=name, defaults={"kind": kind})
