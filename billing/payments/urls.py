@@ -12,6 +12,12 @@ urlpatterns = [
     path("pay/<str:identity>/qr/", pay_views.station_qr_codes, name="pay_qr"),
     path("payments/<int:payment_id>/", pay_views.payment_status, name="payment_status"),
     path("payments/<int:payment_id>/return/", pay_views.payment_return, name="payment_return"),
+    path("payments/<int:payment_id>/authenticate/", views.payment_authenticate, name="payment_authenticate"),
+    path(
+        "payments/<int:payment_id>/authenticated/",
+        views.payment_authenticated,
+        name="payment_authenticated",
+    ),
     path("stripe/webhook/", webhooks.stripe_webhook, name="stripe_webhook"),
     path("payment-methods/", views.payment_method_list, name="payment_methods"),
     path("payment-methods/add/", views.payment_method_add, name="payment_method_add"),

@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 
+from billing.domain import PaymentStatus
 from billing.models import SavedPaymentMethod
 from billing.payments.base import (
     NotTheDriversMethod,
@@ -20,6 +21,9 @@ from billing.payments.base import (
     payments_configured,
 )
 from billing.services.payments import (
+    payment_authentication_finish,
+    payment_authentication_start,
+    payment_get_for_driver,
     payment_method_list_for_driver,
     payment_method_make_default,
     payment_method_setup_finish,
@@ -111,3 +115,53 @@ def payment_method_default(request: HttpRequest, method_id: int) -> HttpResponse
     method = payment_method_make_default(user=request.user, method=_own_method(request, method_id))
     messages.success(request, f"Sessions are now charged to the card ending {method.last4}.")
     return redirect("billing:payment_methods")
+
+
+@require_safe
+@login_required
+def payment_authenticate(request: HttpRequest, payment_id: int) -> HttpResponse:
+    """Let the driver confirm with their bank (3-D Secure) a charge that could not go through without them."""
+    payment = payment_get_for_driver(user=request.user, payment_id=payment_id)
+    if payment is None:
+        raise Http404("No such payment.")
+    context: dict[str, object] = {"payment": payment, "stripe_js_url": settings.STRIPE_JS_URL}
+    if payment.status == PaymentStatus.REQUIRES_ACTION and payments_configured():
+        try:
+            started = payment_authentication_start(payment=payment)
+        except ProviderUnavailable:
+            messages.error(request, UNAVAILABLE)
+            started = None
+        except ProviderRejected as error:
+            raise Http404("No such payment.") from error
+        if started is not None:
+            context["stripe"] = {
+                "publishableKey": settings.STRIPE_PUBLISHABLE_KEY,
+                "clientSecret": started.client_secret,
+                "paymentMethod": started.payment_method_id,
+                "returnUrl": request.build_absolute_uri(
+                    reverse("billing:payment_authenticated", kwargs={"payment_id": payment.pk})
+                ),
+            }
+        payment.refresh_from_db()
+    return render(request, "billing/payment_action.html", context)
+
+
+@require_safe
+@login_required
+def payment_authenticated(request: HttpRequest, payment_id: int) -> HttpResponse:
+    """Where the page goes after the bank's check: record what Stripe has now (the browser is not trusted)."""
+    payment = payment_get_for_driver(user=request.user, payment_id=payment_id)
+    if payment is None or not payments_configured():
+        raise Http404("No such payment.")
+    try:
+        payment = payment_authentication_finish(payment=payment)
+    except ProviderUnavailable:
+        messages.error(request, UNAVAILABLE)
+    except ProviderRejected as error:
+        raise Http404("No such payment.") from error
+    else:
+        if payment.status == PaymentStatus.CAPTURED:
+            messages.success(request, "Thank you: the payment is confirmed.")
+        elif payment.status == PaymentStatus.REQUIRES_ACTION:
+            messages.error(request, "The payment was not confirmed. Please try again, or contact us.")
+    return redirect("billing:payment_authenticate", payment_id=payment_id)

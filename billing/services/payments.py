@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass
 from decimal import Decimal
 
+from django.conf import settings
+from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
@@ -31,6 +36,7 @@ from billing.payments.base import (
     gateway,
 )
 from billing.services.invoicing import invoice_for_session
+from stations.models import ChargingSession
 
 logger = logging.getLogger(__name__)
 
@@ -260,6 +266,7 @@ def _record(
 ) -> Payment:
     with transaction.atomic():
         payment = Payment.objects.select_for_update().get(pk=payment.pk)
+        before = payment.status
         fields = _apply(payment, remote) if remote.id else ["status", "failure_message", "updated_at"]
         if not remote.id:
             payment.provider_reference = None
@@ -269,7 +276,92 @@ def _record(
             payment.failure_message = message[:300]
         payment.save(update_fields=fields)
         _invoice_follow(payment)
+        _action_notify(payment, before)
     return payment
+
+
+# --- a payment the driver must authenticate (3-D Secure) -------------------------------------------
+@dataclass(frozen=True)
+class PaymentAuthentication:
+    """What the browser needs to let the driver authenticate a payment with their bank."""
+
+    client_secret: str
+    payment_method_id: str
+
+
+def _action_notify(payment: Payment, before: str) -> None:
+    """Mail the driver a link to authenticate, when the payment has just come to need them (once)."""
+    if before == PaymentStatus.REQUIRES_ACTION or payment.status != PaymentStatus.REQUIRES_ACTION:
+        return
+    payment_id = payment.pk
+    transaction.on_commit(lambda: payment_action_email(payment_id=payment_id))
+
+
+def payment_action_url(payment: Payment) -> str:
+    """The portal page where the driver authenticates the payment (absolute when SITE_URL is set)."""
+    path = reverse("billing:payment_authenticate", kwargs={"payment_id": payment.pk})
+    return getattr(settings, "SITE_URL", "").rstrip("/") + path
+
+
+def payment_action_email(*, payment_id: int) -> bool:
+    """Ask the driver to confirm a payment their bank wants authenticated; returns whether a mail went out."""
+    payment = Payment.objects.select_related("user", "session__station").get(pk=payment_id)
+    if payment.status != PaymentStatus.REQUIRES_ACTION or payment.user is None or not payment.user.email:
+        return False
+    context = {"payment": payment, "url": payment_action_url(payment)}
+    send_mail(
+        subject="Your bank asks you to confirm a charging payment",
+        message=render_to_string("billing/email/payment_action.txt", context),
+        from_email=None,
+        recipient_list=[payment.user.email],
+    )
+    return True
+
+
+def payment_get_for_driver(*, user: User, payment_id: int) -> Payment | None:
+    """The driver's own charge of a saved card, or None."""
+    return (
+        Payment.objects.select_related("session__station", "invoice")
+        .filter(pk=payment_id, user=user, method=PaymentMethodKind.SAVED_CARD)
+        .first()
+    )
+
+
+def payment_needing_driver(*, user: User, session: ChargingSession) -> Payment | None:
+    """The driver's payment of the session that waits for them to authenticate it, if any."""
+    return (
+        Payment.objects.filter(session=session, user=user, status=PaymentStatus.REQUIRES_ACTION)
+        .order_by("pk")
+        .first()
+    )
+
+
+def payment_authentication_start(*, payment: Payment) -> PaymentAuthentication | None:
+    """The secret and card the browser confirms the payment with; None unless it waits for the driver."""
+    if payment.status != PaymentStatus.REQUIRES_ACTION or not payment.provider_reference:
+        return None
+    remote = _gateway().payment_retrieve(payment.provider_reference)
+    card = SavedPaymentMethod.objects.filter(
+        user_id=payment.user_id, removed_at__isnull=True, is_default=True
+    ).first()
+    if remote.status not in (PaymentStatus.REQUIRES_ACTION, PaymentStatus.FAILED, PaymentStatus.PENDING):
+        _record(payment, remote)  # settled meanwhile (a webhook not yet received)
+        return None
+    return PaymentAuthentication(
+        client_secret=remote.client_secret, payment_method_id=card.provider_payment_method_id if card else ""
+    )
+
+
+def payment_authentication_finish(*, payment: Payment) -> Payment:
+    """Apply what the provider has after the driver authenticated (or gave up); paid marks the invoice paid.
+
+    A failed authentication leaves the payment waiting for the driver, who may try again."""
+    if not payment.provider_reference:
+        return payment
+    remote = _gateway().payment_retrieve(payment.provider_reference)
+    if remote.status in (PaymentStatus.FAILED, PaymentStatus.PENDING):
+        return _record(payment, remote, status=PaymentStatus.REQUIRES_ACTION, message=remote.failure_message)
+    return _record(payment, remote)
 
 
 # --- holds (paying at a charger: billing/services/card_hold.py) -------------------------------------
@@ -400,6 +492,7 @@ def _sync(payment: Payment, remote: ProviderPayment, event_type: str, obj: dict)
         payment.status = PaymentStatus.REQUIRES_ACTION  # the failed event of our own off-session attempt
     payment.save(update_fields=fields)
     _invoice_follow(payment)
+    _action_notify(payment, before)
     if event_type == "charge.dispute.closed" and obj.get("status") == "lost" and payment.invoice_id:
         # The cardholder got the money back: the session is unpaid again.
         Invoice.objects.filter(pk=payment.invoice_id, status=InvoiceStatus.PAID).update(

@@ -15,7 +15,8 @@ needs 3-D Secure on every payment (off-session: a 402 `authentication_required`)
 
 State changes append events (`GET /v1/events`, newest first) shaped like Stripe's, which tests sign and
 post to the webhook. Two controls only a double has: `POST /_double/disputes/<id>/close` (status won or
-lost) and `POST /_double/payment_intents/<id>/expire` (an authorization that lapsed).
+lost), `POST /_double/payment_intents/<id>/expire` (an authorization that lapsed) and
+`POST /_double/payment_intents/<id>/authenticate` (result succeeded or failed: the driver's 3-D Secure).
 
 For browser tests it also serves a stand-in for Stripe.js at `GET /v3/` (tests/stripe_double/stripe_js.py),
 answers CORS, and lets the browser confirm an intent with a publishable key and the intent's client
@@ -390,7 +391,28 @@ class Api:
             intent["payment_method"] = self._payment_method(p["payment_method"])["id"]
         return self._confirm(intent, off_session=p.get("off_session") in ("true", True))
 
-    def _confirm(self, intent: dict[str, Any], *, off_session: bool) -> dict[str, Any]:
+    def payment_intent_authenticate(self, object_id: str, p: dict[str, Any]) -> dict[str, Any]:
+        """The driver's answer to the bank's 3-D Secure challenge (what Stripe.js's modal stands for)."""
+        intent = self.s.get("PaymentIntent", "pi", object_id)
+        if intent["status"] != "requires_action":
+            raise unexpected_state("payment intent", intent, "authenticated")
+        if p.get("result", "succeeded") == "succeeded":
+            return self._confirm(intent, off_session=False, authenticated=True)
+        error = StripeError(
+            402,
+            "card_error",
+            "We are unable to authenticate your payment method. Please choose a different payment method "
+            "and try again.",
+            code="payment_intent_authentication_failure",
+        )
+        intent["status"], intent["next_action"] = "requires_payment_method", None
+        intent["last_payment_error"] = error.body["error"]
+        self.s.emit("payment_intent.payment_failed", intent)
+        return intent
+
+    def _confirm(
+        self, intent: dict[str, Any], *, off_session: bool, authenticated: bool = False
+    ) -> dict[str, Any]:
         if intent["status"] not in ("requires_payment_method", "requires_confirmation", "requires_action"):
             raise unexpected_state("payment intent", intent, "confirmed")
         if not intent["payment_method"]:
@@ -402,13 +424,15 @@ class Api:
                 payment_intent=intent,
             )
         card = self.s.cards[intent["payment_method"]]
-        if card.behaviour == "authenticate" and not off_session:
+        if card.behaviour == "authenticate" and not off_session and not authenticated:
             intent["status"] = "requires_action"
             intent["next_action"] = {"type": "use_stripe_sdk", "use_stripe_sdk": {}}
             self.s.emit("payment_intent.requires_action", intent)
             return intent
         charge = self._charge(intent, card)
-        if card.behaviour in ("decline_always", "decline_charge", "authenticate"):
+        if card.behaviour in ("decline_always", "decline_charge") or (
+            card.behaviour == "authenticate" and not authenticated
+        ):
             code = "authentication_required" if card.behaviour == "authenticate" else "card_declined"
             error = self._card_error(card, code)
             charge["status"] = "failed"
@@ -650,6 +674,7 @@ ROUTES: list[tuple[str, str, str]] = [
     ("GET", r"/v1/events", "event_list"),
     ("POST", r"/_double/disputes/(?P<id>[^/]+)/close", "dispute_close"),
     ("POST", r"/_double/payment_intents/(?P<id>[^/]+)/expire", "payment_intent_expire"),
+    ("POST", r"/_double/payment_intents/(?P<id>[^/]+)/authenticate", "payment_intent_authenticate"),
 ]
 GETTERS = {
     "customer_get": ("Customer", "cus"),

@@ -2,7 +2,9 @@
 
 It implements what the portal's pages use: `Stripe(pk)`, `elements({clientSecret})`,
 `create("payment")` with `on("ready")` and `mount(el)`, and `confirmPayment` / `confirmSetup`
-(`{elements, confirmParams: {return_url}, redirect}`). The mounted element is a choice of test cards
+(`{elements, confirmParams: {return_url}, redirect}`), and `confirmCardPayment(clientSecret,
+{payment_method})`, whose 3-D Secure challenge always passes (the double's `/authenticate` control).
+The mounted element is a choice of test cards
 (`pm_card_visa`, a declining one, ...). Confirming calls the double's API from the browser the way
 Stripe.js does (the publishable key and the intent's client secret, form-encoded, no secret key),
 then, like Stripe, sends the browser to return_url with the intent's id and client secret, or resolves
@@ -89,12 +91,35 @@ STRIPE_JS = r"""
       return new Promise(function () {});
     });
   }
+  function post(path, data) {
+    return fetch(API + path, {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      body: form(data)
+    }).then(function (response) { return response.json(); });
+  }
+  function confirmCard(stripe, secret, data) {
+    var id = secret.split("_secret_")[0];
+    var params = { key: stripe.key, client_secret: secret };
+    if (data && data.payment_method) { params.payment_method = data.payment_method; }
+    return post("/v1/payment_intents/" + id + "/confirm", params).then(function (body) {
+      if (body.error) { return { error: body.error }; }
+      if (body.status !== "requires_action") { return { paymentIntent: body }; }
+      return post("/_double/payment_intents/" + id + "/authenticate", { result: "succeeded" });
+    }).then(function (body) {
+      if (body.error) { return { error: body.error }; }
+      if (body.paymentIntent) { return body; }
+      if (body.last_payment_error) { return { error: body.last_payment_error }; }
+      return { paymentIntent: body };
+    });
+  }
   window.Stripe = function (key) {
     return {
       key: key,
       elements: function (options) { return new Elements(this, options || {}); },
       confirmPayment: function (params) { return confirm("payment_intent", this, params); },
-      confirmSetup: function (params) { return confirm("setup_intent", this, params); }
+      confirmSetup: function (params) { return confirm("setup_intent", this, params); },
+      confirmCardPayment: function (secret, data) { return confirmCard(this, secret, data); }
     };
   };
 })();
