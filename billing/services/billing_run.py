@@ -98,12 +98,16 @@ def session_bill(*, session_id: int) -> Invoice | None:
     ).get(pk=session_id)
     if session.stopped_at is None or session.id_token is None:
         return None
-    if invoice_for_session(session) is not None:
-        return _issue_and_mail(SessionPrice.objects.get(session=session))
     from billing.services.card_hold import card_hold_for_session
 
     if (hold := card_hold_for_session(session=session)) is not None:
         return _bill_card_hold(session, hold)
+    return _bill_saved_card_or_account(session)
+
+
+def _bill_saved_card_or_account(session: ChargingSession) -> Invoice | None:
+    if invoice_for_session(session) is not None:
+        return _issue_and_mail(SessionPrice.objects.get(session=session))
     price = _price(session)
     if price is None or price.gross <= 0:
         return None
@@ -121,15 +125,20 @@ def session_bill(*, session_id: int) -> Invoice | None:
     return _issue_and_mail(price)
 
 
+# --- sessions paid by card at the charger (billing/services/card_hold.py) ---------------------------
 def _bill_card_hold(session: ChargingSession, hold: Payment) -> Invoice | None:
-    """Capture the exact price from the session's hold (release it when there is nothing to pay), then
-    issue the receipt; a hold that could not be captured (it lapsed) leaves an open invoice."""
+    """Capture the price from the session's hold (release it when there is nothing to pay), then issue
+    the receipt. A hold that lapsed before the capture leaves the session billed like one on account:
+    the saved default card charged if the driver has one, else an open invoice."""
     from billing.services.card_hold import card_hold_settle
+    from billing.services.payments import PAID
 
     price = _price(session)
-    card_hold_settle(payment=hold, price=price)
+    hold = card_hold_settle(payment=hold, price=price)
     if price is None or price.gross <= 0:
         return None
+    if hold.status not in PAID:
+        return _bill_saved_card_or_account(session)
     return _issue_and_mail(price)
 
 

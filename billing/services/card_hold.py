@@ -24,8 +24,9 @@ from accounts.domain import PAYMENT_TAG_PREFIX
 from accounts.models import IdToken, IdTokenStatus, User
 from billing.domain import PaymentMethodKind, PaymentStatus
 from billing.models import Payment, SessionPrice
-from billing.payments.base import PaymentError, payments_configured
+from billing.payments.base import PaymentError, ProviderRejected, payments_configured
 from billing.services.payments import (
+    PAID,
     _gateway,
     _record,
     customer_get_or_create,
@@ -231,20 +232,44 @@ def card_hold_for_session(*, session: ChargingSession) -> Payment | None:
 
 
 def card_hold_settle(*, payment: Payment, price: SessionPrice | None) -> Payment:
-    """Capture the session's exact gross price from the hold (at most the hold), or release it all when
-    there is nothing to pay; a payment already settled is left as it is."""
-    if payment.status != PaymentStatus.AUTHORIZED:
-        return payment
+    """Capture the session's gross price from the hold (at most the hold), or release it all when there
+    is nothing to pay; a payment already settled is left as it is.
+
+    A hold the provider no longer has (it lapsed after 7 days, or was canceled) cannot be captured:
+    the payment is recorded as the provider has it, with why, and billing_run bills the session as
+    on account."""
     amount = price.gross if price is not None else Decimal(0)
+    if payment.status != PaymentStatus.AUTHORIZED:
+        if payment.status in (PaymentStatus.CANCELED, PaymentStatus.FAILED) and amount > 0:
+            _note_lapsed(payment, "The hold had lapsed before the session was billed")
+        return payment
     if amount > payment.amount_authorized:
         logger.warning("Session of payment %s cost %s, more than its hold", payment.pk, amount)
-    if amount <= 0:
-        payment = payment_release(payment=payment)
-    else:
-        payment = payment_capture(payment=payment, amount=min(amount, payment.amount_authorized))
+    try:
+        if amount <= 0:
+            payment = payment_release(payment=payment)
+        else:
+            payment = payment_capture(payment=payment, amount=min(amount, payment.amount_authorized))
+    except ProviderRejected as refused:
+        remote = _gateway().payment_retrieve(payment.provider_reference or "")
+        if remote.status == PaymentStatus.AUTHORIZED:
+            raise  # still held: the refusal is about the request, not the hold
+        payment = _record(payment, remote)
+        if amount > 0 and payment.status not in PAID:
+            _note_lapsed(payment, f"The hold could not be captured ({refused})")
     if payment.id_token_id is not None:  # the one-off tag starts nothing more
         IdToken.objects.filter(pk=payment.id_token_id).update(status=IdTokenStatus.BLOCKED)
     return payment
+
+
+LAPSED_NOTE = "; the session is billed as on account."
+
+
+def _note_lapsed(payment: Payment, why: str) -> None:
+    if payment.failure_message.endswith(LAPSED_NOTE):
+        return  # the first run's reason stays
+    payment.failure_message = f"{why[: 300 - len(LAPSED_NOTE)]}{LAPSED_NOTE}"
+    Payment.objects.filter(pk=payment.pk).update(failure_message=payment.failure_message)
 
 
 # --- the watch job ---------------------------------------------------------------------------------

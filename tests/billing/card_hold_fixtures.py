@@ -11,13 +11,16 @@ from typing import Any
 import stripe
 from django.utils import timezone
 
-from accounts.models import OrganizationKind, User
+from accounts.models import IdToken, OrganizationKind, User
+from billing.domain import PaymentStatus
 from billing.models import Payment, Tariff
 from stations.domain import ConnectorStatus
 from stations.models import ChargingSession, Connector, MeterSample, Station
 from tests.billing.tariff_fixtures import TariffAssignmentFactory, TariffFactory
 from tests.factories import OrganizationFactory, SiteFactory, StationFactory
 from tests.portal.conftest import verified_driver
+
+PAY = "/billing/pay/{identity}/1/"
 
 
 @dataclass
@@ -90,3 +93,21 @@ def open_session_with_register(
         for at, value in readings_wh
     )
     return session
+
+
+def start_hold(client, scene) -> Payment:  # type: ignore[no-untyped-def]
+    client.force_login(scene.driver)
+    response = client.post(PAY.format(identity=scene.station.identity) + "start/")
+    payment = Payment.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/billing/payments/{payment.pk}/"
+    return payment
+
+
+def held_payment(client, scene, stripe_api) -> Payment:  # type: ignore[no-untyped-def]
+    """A hold the driver authorized and whose session started (the start itself is the live tests')."""
+    payment = start_hold(client, scene)
+    authorize(stripe_api, payment)
+    payment.status = PaymentStatus.AUTHORIZED
+    payment.id_token = IdToken.objects.create(id_tag=f"PAY-{payment.pk}", owner=scene.driver)
+    payment.save()
+    return payment

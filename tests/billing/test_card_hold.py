@@ -21,36 +21,24 @@ from billing.tasks import session_bill_task
 from stations.domain import AccessPolicy, ConnectorStatus
 from stations.models import ChargingSession, OutgoingCall
 from stations.ocpp.adapters import ADAPTERS
-from tests.billing.card_hold_fixtures import authorize, open_session_with_register, pay_scene
+from tests.billing.card_hold_fixtures import (
+    PAY,
+    authorize,
+    held_payment,
+    open_session_with_register,
+    pay_scene,
+    start_hold,
+)
 from tests.factories import AccessRuleFactory, MembershipFactory, UserFactory
 from tests.stripe_double.fixtures import *  # noqa: F403 (the fixtures)
 
 pytestmark = pytest.mark.django_db
-PAY = "/billing/pay/{identity}/1/"
 
 
 @pytest.fixture(autouse=True)
 def outbox(settings) -> list:  # type: ignore[no-untyped-def]
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     return mail.outbox
-
-
-def start_hold(client, scene) -> Payment:  # type: ignore[no-untyped-def]
-    client.force_login(scene.driver)
-    response = client.post(PAY.format(identity=scene.station.identity) + "start/")
-    payment = Payment.objects.get()
-    assert response.status_code == 302 and response["Location"] == f"/billing/payments/{payment.pk}/"
-    return payment
-
-
-def held_payment(client, scene, stripe_api) -> Payment:  # type: ignore[no-untyped-def]
-    """A hold the driver authorized and whose session started (the start itself is the live tests')."""
-    payment = start_hold(client, scene)
-    authorize(stripe_api, payment)
-    payment.status = PaymentStatus.AUTHORIZED
-    payment.id_token = IdToken.objects.create(id_tag=f"PAY-{payment.pk}", owner=scene.driver)
-    payment.save()
-    return payment
 
 
 def test_the_pay_page_shows_the_connector_the_price_and_the_hold(client, stripe_double):
