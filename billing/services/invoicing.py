@@ -173,8 +173,22 @@ def _fleet_of(session: ChargingSession) -> Organization | None:
     return None
 
 
-def credit_note_issue(*, invoice: Invoice, amount: Decimal, reason: str) -> Invoice:
-    """Credit `amount` (gross, tax included) of an invoice or receipt; never more than is left of it."""
+def credit_note_for_key(idempotency_key: str) -> Invoice | None:
+    """The credit note issued under `idempotency_key` (a provider's refund id, a staff action's id)."""
+    return (
+        Invoice.objects.filter(kind=InvoiceKind.CREDIT_NOTE, lines__0__reference=idempotency_key)
+        .order_by("pk")
+        .first()
+    )
+
+
+def credit_note_issue(
+    *, invoice: Invoice, amount: Decimal, reason: str, idempotency_key: str | None = None
+) -> Invoice:
+    """Credit `amount` (gross, tax included) of an invoice or receipt; never more than is left of it.
+
+    Issued again with the same `idempotency_key`, it returns the note issued the first time (the
+    key is kept on the note's first line, as `reference`, until the note has a column of its own)."""
     if invoice.kind not in (InvoiceKind.RECEIPT, InvoiceKind.INVOICE, InvoiceKind.STATEMENT):
         raise ValidationError("Only invoices, receipts and statements can be credited.")
     amount = Decimal(amount).quantize(CENT, rounding=ROUND_HALF_UP)
@@ -182,6 +196,9 @@ def credit_note_issue(*, invoice: Invoice, amount: Decimal, reason: str) -> Invo
         raise ValidationError("The amount to credit must be positive.")
     with transaction.atomic():
         original = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        # The original's lock queues a concurrent issue with the same key behind this one.
+        if idempotency_key and (issued := credit_note_for_key(idempotency_key)) is not None:
+            return issued
         credited = -(original.credit_notes.aggregate(total=Sum("gross"))["total"] or Decimal(0))
         left = original.gross - credited
         if amount > left:
@@ -208,6 +225,7 @@ def credit_note_issue(*, invoice: Invoice, amount: Decimal, reason: str) -> Invo
                     "unit": "",
                     "unit_price": _money(-amount),
                     "amount": _money(-amount),
+                    **({"reference": idempotency_key} if idempotency_key else {}),
                 }
             ],
             status=InvoiceStatus.OPEN,

@@ -16,7 +16,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Sum
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -35,7 +35,7 @@ from billing.payments.base import (
     SetupIncomplete,
     gateway,
 )
-from billing.services.invoicing import invoice_for_session
+from billing.services.invoicing import credit_note_for_key, credit_note_issue, invoice_for_session
 from stations.models import ChargingSession
 
 logger = logging.getLogger(__name__)
@@ -406,6 +406,8 @@ PAYMENT_EVENTS = {
     "payment_intent.amount_capturable_updated",
     "payment_intent.requires_action",
     "charge.refunded",
+    "refund.created",
+    "refund.updated",
     "charge.dispute.created",
     "charge.dispute.closed",
 }
@@ -462,6 +464,8 @@ def _dispatch(event: PaymentEvent) -> tuple[PaymentEventStatus, str]:
     if payment is None:
         return PaymentEventStatus.IGNORED, f"No payment of ours for {remote.id}."
     _sync(payment, remote, event.event_type, obj)
+    if obj.get("object") == "refund":
+        _refund_credit(payment, refund_id=obj["id"])
     if (
         payment.method == PaymentMethodKind.CARD_HOLD
         and payment.status == PaymentStatus.AUTHORIZED
@@ -498,6 +502,22 @@ def _sync(payment: Payment, remote: ProviderPayment, event_type: str, obj: dict)
         Invoice.objects.filter(pk=payment.invoice_id, status=InvoiceStatus.PAID).update(
             status=InvoiceStatus.OPEN
         )
+
+
+def _refund_credit(payment: Payment, *, refund_id: str) -> None:
+    """Credit the payment's receipt (or invoice) for a refund, once per refund id.
+
+    The amount is what the provider has refunded of the payment (re-fetched) less what its document
+    was credited already, so a refund staff made for a credit note (payment_refund) is not credited
+    twice; two refunds handled as one event's worth are credited under the first one's id."""
+    if payment.invoice_id is None or credit_note_for_key(refund_id) is not None:
+        return
+    invoice = Invoice.objects.select_for_update().get(pk=payment.invoice_id)
+    credited = -(invoice.credit_notes.aggregate(total=Sum("gross"))["total"] or Decimal(0))
+    amount = min(payment.amount_refunded, invoice.gross) - credited
+    if amount <= 0:
+        return
+    credit_note_issue(invoice=invoice, amount=amount, reason=f"refund {refund_id}", idempotency_key=refund_id)
 
 
 def _setup_succeeded(setup_id: str) -> tuple[PaymentEventStatus, str]:
