@@ -1,8 +1,23 @@
-"""Billing vocabulary."""
+"""Billing vocabulary, and the currencies' minor units."""
 
 from __future__ import annotations
 
 from django.db import models
+
+# ISO 4217 minor units (the exponent: 2 decimals for EUR) of the currencies where they are not 2.
+# Pricing rounds to them; a provider that counts otherwise says so next to its own conversion.
+ISO_4217_MINOR_UNITS = {
+    **dict.fromkeys(
+        "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX VND VUV XAF XOF XPF".split(),  # noqa: SIM905
+        0,
+    ),
+    **dict.fromkeys("BHD IQD JOD KWD LYD OMR TND".split(), 3),  # noqa: SIM905
+}
+
+
+def currency_exponent(code: str) -> int:
+    """The currency's ISO 4217 minor unit: 2 for EUR, 0 for JPY, 3 for KWD."""
+    return ISO_4217_MINOR_UNITS.get(code.upper(), 2)
 
 
 class PriceLineKind(models.TextChoices):

@@ -14,7 +14,7 @@ from typing import Any
 import stripe
 from django.conf import settings
 
-from billing.domain import PaymentStatus
+from billing.domain import PaymentStatus, currency_exponent
 from billing.payments.base import (
     ActionRequired,
     InvalidWebhook,
@@ -30,31 +30,33 @@ from billing.payments.base import (
     ProviderUnavailable,
 )
 
-# ISO 4217 currencies Stripe counts in whole units, and those it counts in thousandths (where it
-# also wants the last digit 0). All others have cents. https://docs.stripe.com/currencies
-ZERO_DECIMAL = frozenset(
-    "BIF CLP DJF GNF JPY KMF KRW MGA PYG RWF UGX VND VUV XAF XOF XPF".split()  # noqa: SIM905
-)
-THREE_DECIMAL = frozenset("BHD JOD KWD OMR TND".split())  # noqa: SIM905
+# Stripe counts amounts in ISO 4217 minor units (billing.domain.currency_exponent), except:
+# - MGA, which ISO gives 2 decimals, Stripe counts in whole ariary (a zero-decimal currency there);
+# - ISK, which ISO gives none, Stripe still takes with 2 decimals (amounts divisible by 100);
+# - IQD and LYD (3 decimals) are not among Stripe's currencies; ISO's exponent is kept for them.
+# For its 3-decimal currencies (BHD JOD KWD OMR TND) Stripe also wants the last digit 0.
+# https://docs.stripe.com/currencies#zero-decimal
+STRIPE_EXPONENTS = {"MGA": 0, "ISK": 2}
 WEBHOOK_TOLERANCE_S = 300  # the library's default: a signed payload older than 5 minutes is refused
 TIMEOUT_S = 20
 
 
-def currency_exponent(currency: str) -> int:
+def stripe_exponent(currency: str) -> int:
+    """How many decimals Stripe's integer amounts carry for `currency`."""
     code = currency.upper()
-    return 0 if code in ZERO_DECIMAL else 3 if code in THREE_DECIMAL else 2
+    return STRIPE_EXPONENTS.get(code, currency_exponent(code))
 
 
 def to_minor(amount: Decimal, currency: str) -> int:
     """12.34 EUR -> 1234; 500 JPY -> 500. An amount finer than the currency's unit is a pricing bug."""
-    minor = amount.scaleb(currency_exponent(currency))
+    minor = amount.scaleb(stripe_exponent(currency))
     if minor != minor.to_integral_value():
         raise ValueError(f"{amount} {currency} is not a whole number of the currency's minor unit")
     return int(minor)
 
 
 def from_minor(minor: int, currency: str) -> Decimal:
-    return Decimal(minor).scaleb(-currency_exponent(currency))
+    return Decimal(minor).scaleb(-stripe_exponent(currency))
 
 
 def _dict(obj: Any) -> dict[str, Any]:

@@ -38,7 +38,7 @@ from zoneinfo import ZoneInfo
 from django.db import transaction
 
 from accounts.models import User
-from billing.domain import PriceLineKind
+from billing.domain import PriceLineKind, currency_exponent
 from billing.models import PriceLine, SessionPrice, Tariff
 from billing.services.tariffs import (
     Band,
@@ -60,32 +60,6 @@ ENERGY_REGISTER = "Energy.Active.Import.Register"
 # Locations other than these (the EV's own meter, a cable) do not measure what the site delivers.
 REGISTER_LOCATIONS = ("", "Outlet")
 CHARGING_ENDED = (ConnectorStatus.FINISHING, ConnectorStatus.AVAILABLE)
-# ISO 4217 minor units where they are not 2.
-MINOR_UNITS = {
-    "BIF": 0,
-    "CLP": 0,
-    "DJF": 0,
-    "GNF": 0,
-    "ISK": 0,
-    "JPY": 0,
-    "KMF": 0,
-    "KRW": 0,
-    "PYG": 0,
-    "RWF": 0,
-    "UGX": 0,
-    "VND": 0,
-    "VUV": 0,
-    "XAF": 0,
-    "XOF": 0,
-    "XPF": 0,
-    "BHD": 3,
-    "IQD": 3,
-    "JOD": 3,
-    "KWD": 3,
-    "LYD": 3,
-    "OMR": 3,
-    "TND": 3,
-}
 WH = Decimal(1)
 MINUTE_STEP = Decimal("0.0001")
 
@@ -118,7 +92,7 @@ class Breakdown:
 
 def minor_unit(currency: str) -> Decimal:
     """Return the currency's smallest amount: 0.01 for EUR, 1 for JPY."""
-    return Decimal(1).scaleb(-MINOR_UNITS.get(currency.upper(), 2))
+    return Decimal(1).scaleb(-currency_exponent(currency))
 
 
 def money_round(amount: Decimal, currency: str) -> Decimal:

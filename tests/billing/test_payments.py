@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from billing.domain import InvoiceStatus, PaymentStatus
+from billing.domain import InvoiceStatus, PaymentStatus, currency_exponent
 from billing.models import BillingCustomer, Payment, SavedPaymentMethod
 from billing.payments.base import NotTheDriversMethod, ProviderUnavailable
 from billing.payments.stripe import from_minor, to_minor
@@ -18,6 +18,7 @@ from billing.services.payments import (
     payment_method_setup_finish,
     payment_method_setup_start,
 )
+from billing.services.pricing import money_round
 from tests.billing.invoicing_fixtures import Scene
 from tests.billing.payments_fixtures import save_card
 from tests.factories import UserFactory
@@ -37,6 +38,17 @@ def test_money_becomes_minor_units_by_the_currency_s_exponent():
         to_minor(Decimal("12.345"), "EUR")
     with pytest.raises(ValueError):
         to_minor(Decimal("0.5"), "JPY")
+
+
+def test_one_iso_4217_table_and_stripe_s_own_deviations_from_it():
+    assert [currency_exponent(code) for code in ("EUR", "jpy", "KWD", "ISK", "MGA")] == [2, 0, 3, 0, 2]
+    assert (money_round(Decimal("1.2345"), "KWD"), money_round(Decimal("99.5"), "JPY")) == (
+        Decimal("1.235"),
+        Decimal("100"),
+    )
+    # Stripe counts ariary whole and krónur in hundredths.
+    assert (to_minor(Decimal("500"), "MGA"), to_minor(Decimal("500"), "ISK")) == (500, 50000)
+    assert from_minor(50000, "ISK") == Decimal("500")
 
 
 def test_a_driver_gets_one_customer_however_often_asked(stripe_double):
