@@ -23,8 +23,8 @@ from django.utils import timezone
 from accounts.domain import PAYMENT_TAG_PREFIX
 from accounts.models import IdToken, IdTokenStatus, User
 from billing.domain import PaymentMethodKind, PaymentStatus
-from billing.models import Payment, SessionPrice
-from billing.payments.base import PaymentError, ProviderRejected, payments_configured
+from billing.models import BillingCustomer, Payment, SavedPaymentMethod, SessionPrice
+from billing.payments.base import PaymentDeclined, PaymentError, ProviderRejected, payments_configured
 from billing.services.payments import (
     PAID,
     _gateway,
@@ -270,6 +270,63 @@ def _note_lapsed(payment: Payment, why: str) -> None:
         return  # the first run's reason stays
     payment.failure_message = f"{why[: 300 - len(LAPSED_NOTE)]}{LAPSED_NOTE}"
     Payment.objects.filter(pk=payment.pk).update(failure_message=payment.failure_message)
+
+
+def card_hold_rest_charge(*, hold: Payment, price: SessionPrice) -> Payment | None:
+    """Charge what a session cost beyond its hold to the driver's default saved card, once.
+
+    Returns that payment (captured, or failed with the bank's message: a driver not there cannot
+    authenticate, so a bank asking for it fails it too), or None when the driver has no saved card.
+    ProviderUnavailable propagates: the billing task retries with the same idempotency key."""
+    rest = price.gross - hold.amount_captured
+    card = SavedPaymentMethod.objects.filter(user=hold.user, is_default=True, removed_at__isnull=True).first()
+    customer = BillingCustomer.objects.filter(user=hold.user).first()
+    if rest <= 0 or hold.user is None or card is None or customer is None:
+        return None
+    with transaction.atomic():
+        Payment.objects.select_for_update().filter(pk=hold.pk).get()  # one payment for the rest
+        payment = (
+            Payment.objects.filter(session_id=price.session_id, method=PaymentMethodKind.SAVED_CARD)
+            .order_by("pk")
+            .first()
+        )
+        if payment is None:
+            payment = Payment.objects.create(
+                session_id=price.session_id,
+                user=hold.user,
+                method=PaymentMethodKind.SAVED_CARD,
+                status=PaymentStatus.PENDING,
+                currency=price.currency,
+                amount_authorized=rest,
+                attempts=1,
+            )
+    if payment.status != PaymentStatus.PENDING:
+        return payment
+    try:
+        remote = _gateway().charge_saved(
+            amount=rest,
+            currency=price.currency,
+            customer_id=customer.provider_customer_id,
+            payment_method_id=card.provider_payment_method_id,
+            idempotency_key=f"payment:{payment.pk}:attempt:1",
+            description=f"Charging session {price.session_id}: the cost beyond the card hold",
+            metadata={"payment": str(payment.pk), "session": str(price.session_id), "hold": str(hold.pk)},
+        )
+    except PaymentDeclined as declined:
+        if declined.payment is None:
+            payment.status, payment.failure_message = PaymentStatus.FAILED, declined.message[:300]
+            payment.save(update_fields=["status", "failure_message", "updated_at"])
+            return payment
+        return _record(payment, declined.payment, status=PaymentStatus.FAILED, message=declined.message)
+    return _record(payment, remote)
+
+
+def card_hold_rest_note(*, hold: Payment, note: str) -> None:
+    """Record on the hold how the cost beyond it was collected (next to why the charger stopped)."""
+    if note in hold.stop_outcome:
+        return
+    hold.stop_outcome = f"{hold.stop_outcome} {note}".strip()[:200]
+    Payment.objects.filter(pk=hold.pk).update(stop_outcome=hold.stop_outcome)
 
 
 # --- the watch job ---------------------------------------------------------------------------------

@@ -103,3 +103,80 @@ def test_a_lapsed_hold_is_charged_to_the_driver_s_saved_card(
         Decimal("4.94"),
     )
     assert charge.invoice_id == receipt.pk and len(mail.outbox) == 1
+
+
+def test_a_cost_above_the_hold_without_a_saved_card_leaves_the_rest_on_an_open_invoice(
+    client, stripe_double, stripe_api, django_capture_on_commit_callbacks, settings
+):
+    settings.CSMS_CARD_HOLD_AMOUNT = Decimal("3")
+    scene = pay_scene()
+    payment = held_payment(client, scene, stripe_api)
+    session = ended_session(payment, 12_345)  # 4.94
+    bill_twice(session, django_capture_on_commit_callbacks)
+    payment.refresh_from_db()
+    assert (payment.status, payment.amount_captured) == (PaymentStatus.CAPTURED, Decimal("3.00"))
+    assert len(captures(stripe_double)) == 1
+    receipt = Invoice.objects.get(kind=InvoiceKind.RECEIPT)
+    invoice = Invoice.objects.get(kind=InvoiceKind.INVOICE)
+    assert (receipt.status, receipt.gross, invoice.status, invoice.gross) == (
+        InvoiceStatus.PAID,
+        Decimal("3.00"),
+        InvoiceStatus.OPEN,
+        Decimal("1.94"),
+    )
+    price = session.price
+    assert receipt.net + invoice.net == price.net and receipt.tax + invoice.tax == price.tax
+    assert sum(Decimal(line["amount"]) for line in invoice.lines) == Decimal("1.94")
+    assert invoice.lines[-1]["description"] == f"Paid by card at the charger ({receipt.code})"
+    assert invoice.user == scene.driver and payment.invoice_id == receipt.pk
+    assert payment.stop_outcome == f"Cost above the hold: 1.94 EUR left open on {invoice.code}."
+    assert len(mail.outbox) == 2 and Payment.objects.count() == 1
+
+
+def test_a_cost_above_the_hold_is_charged_once_to_the_saved_card(
+    client, stripe_double, stripe_api, django_capture_on_commit_callbacks, settings
+):
+    settings.CSMS_CARD_HOLD_AMOUNT = Decimal("3")
+    scene = pay_scene()
+    payment = held_payment(client, scene, stripe_api)
+    save_card(stripe_api, scene.driver)
+    session = ended_session(payment, 12_345)
+    bill_twice(session, django_capture_on_commit_callbacks)
+    rest = Payment.objects.get(method=PaymentMethodKind.SAVED_CARD)
+    assert (rest.session, rest.status, rest.amount_captured) == (
+        session,
+        PaymentStatus.CAPTURED,
+        Decimal("1.94"),
+    )
+    charged = [i for i in stripe_double.objects("payment_intent") if i.get("capture_method") != "manual"]
+    assert [i["amount"] for i in charged] == [194]
+    assert charged[0]["metadata"]["hold"] == str(payment.pk)
+    receipt = Invoice.objects.get()
+    assert (receipt.kind, receipt.status, receipt.gross) == (
+        InvoiceKind.RECEIPT,
+        InvoiceStatus.PAID,
+        Decimal("4.94"),
+    )
+    assert set(receipt.payments.values_list("pk", flat=True)) == {payment.pk, rest.pk}
+    payment.refresh_from_db()
+    assert payment.stop_outcome == "Cost above the hold: 1.94 EUR charged to the saved card."
+    assert len(mail.outbox) == 1
+
+
+def test_a_declined_charge_for_the_rest_leaves_it_on_an_open_invoice(
+    client, stripe_double, stripe_api, django_capture_on_commit_callbacks, settings
+):
+    settings.CSMS_CARD_HOLD_AMOUNT = Decimal("3")
+    scene = pay_scene()
+    payment = held_payment(client, scene, stripe_api)
+    save_card(stripe_api, scene.driver, "pm_card_chargeCustomerFail")
+    session = ended_session(payment, 12_345)
+    bill_twice(session, django_capture_on_commit_callbacks)
+    rest = Payment.objects.get(method=PaymentMethodKind.SAVED_CARD)
+    assert rest.status == PaymentStatus.FAILED and "declined" in rest.failure_message
+    assert rest.next_attempt_at is None  # not retried: the open invoice asks the driver
+    charged = [i for i in stripe_double.objects("payment_intent") if i.get("capture_method") != "manual"]
+    assert len(charged) == 1
+    invoice = Invoice.objects.get(kind=InvoiceKind.INVOICE)
+    assert (invoice.status, invoice.gross) == (InvoiceStatus.OPEN, Decimal("1.94"))
+    assert Invoice.objects.get(kind=InvoiceKind.RECEIPT).gross == Decimal("3.00")
