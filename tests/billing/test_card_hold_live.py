@@ -133,6 +133,48 @@ def _online(scene: PayScene) -> bool:
     return scene.station.is_online
 
 
+def test_the_webhook_starts_the_session_once_when_the_driver_never_comes_back(
+    gateway_a,  # noqa: F811
+    client,
+    stripe_double,
+    stripe_api,
+    post_event,
+):
+    scene = pay_scene(online=False)
+    starts: list[dict] = []
+
+    def remote_start(payload: dict) -> dict:
+        starts.append(payload)
+        return {"status": "Accepted"}
+
+    with gateway_a.client(
+        scene.station.identity, STATION_PASSWORD, handlers={"RemoteStartTransaction": remote_start}
+    ) as charger:
+        charger.result("BootNotification", load_payload("v16", "boot_notification"))
+        assert wait_until(lambda: _online(scene))
+        client.force_login(scene.driver)
+        client.post(f"/billing/pay/{scene.station.identity}/1/start/")
+        payment = Payment.objects.get()
+        authorize(stripe_api, payment)  # the browser closes here: no return page
+        event = stripe_double.last_event("payment_intent.amount_capturable_updated")
+        assert post_event(event).status_code == 200
+        assert post_event(event).status_code == 200  # Stripe delivers it again
+        payment.refresh_from_db()
+        tag = f"PAY-{payment.pk}"
+        assert starts == [{"connectorId": 1, "idTag": tag}]
+        assert (payment.status, payment.start_outcome) == (
+            PaymentStatus.AUTHORIZED,
+            "The charger accepted the start.",
+        )
+        # The driver's browser comes back after all: the page shows the start, nothing is sent again.
+        response = client.get(
+            f"/billing/payments/{payment.pk}/return/", {"payment_intent": payment.provider_reference}
+        )
+        assert response.status_code == 302
+        assert client.get(f"/billing/payments/{payment.pk}/").context["state"] == "starting"
+        assert len(starts) == 1 and Payment.objects.get().id_token_id == payment.id_token_id
+
+
 def test_a_start_the_charger_refuses_releases_the_hold(gateway_a, client, stripe_double, stripe_api):  # noqa: F811
     scene = pay_scene(online=False)
     handlers = {"RemoteStartTransaction": lambda payload: {"status": "Rejected"}}
