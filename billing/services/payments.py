@@ -12,6 +12,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
+from smtplib import SMTPException
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -294,7 +295,16 @@ def _action_notify(payment: Payment, before: str) -> None:
     if before == PaymentStatus.REQUIRES_ACTION or payment.status != PaymentStatus.REQUIRES_ACTION:
         return
     payment_id = payment.pk
-    transaction.on_commit(lambda: payment_action_email(payment_id=payment_id))
+    transaction.on_commit(lambda: _action_email_after_commit(payment_id))
+
+
+def _action_email_after_commit(payment_id: int) -> None:
+    # The payment is recorded already: a mail server that fails must not fail the caller (a webhook
+    # would be marked failed, a billing run retried); the sessions page still links the payment.
+    try:
+        payment_action_email(payment_id=payment_id)
+    except (SMTPException, OSError):
+        logger.exception("Mailing the driver about payment %s failed", payment_id)
 
 
 def payment_action_url(payment: Payment) -> str:
