@@ -130,6 +130,8 @@ EMAIL_FILE_PATH = email["EMAIL_FILE_PATH"] or None
 EMAIL_TIMEOUT = 10  # a slow mail server must not hold a signup request for minutes
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="CSMS <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Where the portal is reached, for links in mail sent outside a request (payment confirmations).
+SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -310,7 +310,7 @@ def _action_email_after_commit(payment_id: int) -> None:
 def payment_action_url(payment: Payment) -> str:
     """The portal page where the driver authenticates the payment (absolute when SITE_URL is set)."""
     path = reverse("billing:payment_authenticate", kwargs={"payment_id": payment.pk})
-    return getattr(settings, "SITE_URL", "").rstrip("/") + path
+    return settings.SITE_URL.rstrip("/") + path
 
 
 def payment_action_email(*, payment_id: int) -> bool:

@@ -42,7 +42,7 @@ def test_the_driver_is_mailed_a_link_to_confirm_once(waiting, mailoutbox, django
     assert waiting.payment.status == PaymentStatus.REQUIRES_ACTION
     url = reverse("billing:payment_authenticate", kwargs={"payment_id": waiting.payment.pk})
     assert len(mailoutbox) == 1
-    assert mailoutbox[0].to == [waiting.driver.email] and url in mailoutbox[0].body
+    assert mailoutbox[0].to == [waiting.driver.email] and f"http://127.0.0.1:8000{url}" in mailoutbox[0].body
     assert "6.00 EUR" in mailoutbox[0].body
     with django_capture_on_commit_callbacks(execute=True):
         again = payment_charge_saved_card(session_price=waiting.price)
