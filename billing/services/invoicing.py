@@ -166,11 +166,14 @@ def invoice_issue_for_session(*, session_price: SessionPrice) -> Invoice:
 
 
 def _fleet_of(session: ChargingSession) -> Organization | None:
+    """The organization that answers for the session's card: the one that issued it (a fleet, a
+    property's resident cards, another operator's), unless it is the site's own operator."""
     token = session.id_token
-    if token is not None and token.organization is not None:
-        if token.organization.kind == OrganizationKind.FLEET:
-            return token.organization
-    return None
+    if token is None or token.organization_id is None:
+        return None
+    if token.organization_id == session.station.site.organization_id:
+        return None
+    return token.organization
 
 
 def credit_note_for_key(idempotency_key: str) -> Invoice | None:

@@ -22,7 +22,7 @@ from billing.services.invoicing import (
     invoice_series_next,
     statement_issue,
 )
-from tests.billing.invoicing_fixtures import Scene, ended_session, paid, price_of
+from tests.billing.invoicing_fixtures import Scene, ended_session, operator, paid, price_of, site_of
 from tests.factories import IdTokenFactory, OrganizationFactory, StationFactory
 
 pytestmark = pytest.mark.django_db
@@ -264,3 +264,19 @@ def test_a_fleet_card_session_is_invoiced_to_the_fleet() -> None:
     invoice = invoice_issue_for_session(session_price=price_of(ended_session(station=station, token=card)))
     assert invoice.kind == InvoiceKind.INVOICE and invoice.customer_organization == fleet
     assert invoice.user is None
+
+
+def test_another_organizations_card_is_invoiced_to_it_and_the_sites_own_card_to_nobody_else() -> None:
+    site = site_of(operator("Volt Parking"))
+    station = StationFactory(site=site)
+    partner = operator("Harbour Homes")
+    partner_card = IdTokenFactory(organization=partner)
+    own_card = IdTokenFactory(organization=site.organization)
+    partner_invoice = invoice_issue_for_session(
+        session_price=price_of(ended_session(station=station, token=partner_card))
+    )
+    own_invoice = invoice_issue_for_session(
+        session_price=price_of(ended_session(station=station, token=own_card))
+    )
+    assert partner_invoice.customer_organization == partner
+    assert own_invoice.customer_organization is None
