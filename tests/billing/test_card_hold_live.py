@@ -244,3 +244,66 @@ def test_a_session_whose_cost_reaches_the_hold_is_stopped(
     session_bill_task.apply(kwargs={"session_id": session.pk})
     payment.refresh_from_db()
     assert (payment.status, payment.amount_captured) == (PaymentStatus.CAPTURED, Decimal("4.04"))
+
+
+def test_a_driver_pays_at_an_ocpp_2_0_1_charger(gateway_a, client, stripe_double, stripe_api):  # noqa: F811
+    scene = pay_scene(online=False)
+    starts: list[dict] = []
+
+    def request_start(payload: dict) -> dict:
+        starts.append(payload)
+        return {"status": "Accepted"}
+
+    now = datetime.now(UTC).replace(microsecond=0)
+
+    def event(name: str, at: datetime, **changes: object) -> dict:
+        payload = load_payload("v201", name, tx="a7c1-0042")
+        payload["timestamp"] = format_timestamp(at)
+        for value in payload.get("meterValue", []):
+            value["timestamp"] = format_timestamp(at)
+        return {**payload, **changes}
+
+    with gateway_a.client(
+        scene.station.identity,
+        STATION_PASSWORD,
+        subprotocols=("ocpp2.0.1",),
+        handlers={"RequestStartTransaction": request_start},
+    ) as charger:
+        charger.result("BootNotification", load_payload("v201", "boot_notification"))
+        assert wait_until(lambda: _online(scene))
+        payment = pay(client, scene, stripe_api)
+        tag = f"PAY-{payment.pk}"
+        assert len(starts) == 1 and starts[0]["evseId"] == 1
+        assert starts[0]["idToken"] == {"idToken": tag, "type": "Central"}
+        assert payment.start_outcome == "The charger accepted the start."
+        # A remotely started transaction names the remote start and the token it was given (TransactionEvent).
+        started = event("transaction_started", now - timedelta(minutes=40), triggerReason="RemoteStart")
+        started["idToken"] = starts[0]["idToken"]
+        started["transactionInfo"]["remoteStartId"] = starts[0]["remoteStartId"]
+        answer = charger.result("TransactionEvent", started)
+        assert answer["idTokenInfo"]["status"] == "Accepted"
+        charger.result("TransactionEvent", event("transaction_updated", now - timedelta(minutes=20)))
+        assert wait_until(
+            lambda: client.get(f"/billing/payments/{payment.pk}/").context["state"] == "charging"
+        )
+        charger.result("TransactionEvent", event("transaction_ended", now))
+        assert wait_until(lambda: ChargingSession.objects.filter(stopped_at__isnull=False).exists())
+
+    session = ChargingSession.objects.get()
+    assert (session.id_token_id, session.external_id) == (payment.id_token_id, "a7c1-0042")
+    session_bill_task.apply(kwargs={"session_id": session.pk})
+    session_bill_task.apply(kwargs={"session_id": session.pk})
+    payment.refresh_from_db()
+    assert (payment.session_id, payment.status, payment.amount_captured) == (
+        session.pk,
+        PaymentStatus.CAPTURED,
+        Decimal("2.20"),  # (6.5 - 1.0) kWh x 0.40 €
+    )
+    assert len([r for r in stripe_double.state.requests if r[1].endswith("/capture")]) == 1
+    receipt = Invoice.objects.get()
+    assert (receipt.kind, receipt.status, receipt.gross) == (
+        InvoiceKind.RECEIPT,
+        InvoiceStatus.PAID,
+        Decimal("2.20"),
+    )
+    assert len(mail.outbox) == 1 and payment.id_token.status == IdTokenStatus.BLOCKED
