@@ -45,8 +45,8 @@ from billing.services.tariffs import (
     Rates,
     TariffTerms,
     rates_at,
-    tariff_for,
     tariff_for_groups,
+    tariff_for_session,
     tariff_terms,
     terms_snapshot,
     user_group_ids,
@@ -281,12 +281,7 @@ def session_price(*, session: ChargingSession) -> SessionPrice | None:
         return existing
     if session.started_at is None or session.stopped_at is None:
         return None
-    tariff = tariff_for(
-        station=session.station,
-        connector=session.connector,
-        id_token_pk=session.id_token_id,
-        at=session.started_at,
-    )
+    tariff = tariff_for_session(session)
     if tariff is None:
         return None
     # Locked, so that the snapshot and the revision it names are read together.

@@ -7,7 +7,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from billing.services.pricing import Breakdown, price_compute, session_charging_until, session_register
-from billing.services.tariffs import tariff_for, tariff_terms
+from billing.services.tariffs import tariff_for_session, tariff_terms
 from stations.models import ChargingSession
 from stations.services.access import site_zone
 
@@ -16,12 +16,7 @@ def session_cost_so_far(*, session: ChargingSession, at: datetime) -> Breakdown 
     """Price the session as if it stopped at `at` (its readings so far); None without a tariff."""
     if session.started_at is None:
         return None
-    tariff = tariff_for(
-        station=session.station,
-        connector=session.connector,
-        id_token_pk=session.id_token_id,
-        at=session.started_at,
-    )
+    tariff = tariff_for_session(session)
     if tariff is None:
         return None
     # A copy ending at `at`, never saved: pricing reads the register and status up to its stop.

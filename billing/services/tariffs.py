@@ -20,7 +20,7 @@ from django.db.models import F, Q
 
 from accounts.models import AccessGroupMember, IdToken, User
 from billing.models import Tariff, TariffAssignment
-from stations.models import Connector, Station
+from stations.models import ChargingSession, Connector, Station
 from stations.services.access import token_group_ids
 from stations.services.windows import weekdays_parse, window_close
 
@@ -242,4 +242,14 @@ def rates_at(terms: TariffTerms, at: datetime, zone: ZoneInfo) -> Rates:
         band=None,
         energy_price_per_kwh=terms.energy_price_per_kwh,
         time_price_per_min=terms.time_price_per_min,
+    )
+
+
+def tariff_for_session(session: ChargingSession) -> Tariff | None:
+    """The tariff in force at the session's start, which prices all of it."""
+    return tariff_for(
+        station=session.station,
+        connector=session.connector,
+        id_token_pk=session.id_token_id,
+        at=session.started_at,
     )
