@@ -289,7 +289,7 @@ def session_price(*, session: ChargingSession) -> SessionPrice | None:
     site = session.station.site
     breakdown = price_compute(
         terms=terms,
-        zone=site_zone(site) if site is not None else ZoneInfo("UTC"),
+        zone=site_zone(site),
         started_at=session.started_at,
         charging_until=session_charging_until(session),
         stopped_at=session.stopped_at,
@@ -352,7 +352,7 @@ def price_preview(
     if tariff is None:
         return None
     terms = tariff_terms(tariff)
-    zone = site_zone(station.site) if station.site is not None else ZoneInfo("UTC")
+    zone = site_zone(station.site)
     ahead = stretches(terms=terms, since=at, until=at + PREVIEW_HORIZON, zone=zone)
     rates = ahead[0][2]
     # Drivers see what they pay: tax added where the tariff's prices are without it.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from billing.services.pricing import Breakdown, price_compute, session_charging_until, session_register
 from billing.services.tariffs import tariff_for_session, tariff_terms
@@ -27,7 +26,7 @@ def session_cost_so_far(*, session: ChargingSession, at: datetime) -> Breakdown 
     site = session.station.site
     return price_compute(
         terms=tariff_terms(tariff),
-        zone=site_zone(site) if site is not None else ZoneInfo("UTC"),
+        zone=site_zone(site),
         started_at=session.started_at,
         charging_until=session_charging_until(probe),
         stopped_at=probe.stopped_at,

@@ -143,7 +143,7 @@ def session_row(session: ChargingSession, *, now: datetime | None = None) -> Ses
         duration=duration_text(end - session.started_at) if session.started_at else "",
         energy_kwh=Decimal(energy_wh) / 1000 if energy_wh is not None else None,
         is_charging=session.stopped_at is None,
-        zone=site_zone(site) if site else ZoneInfo("UTC"),
+        zone=site_zone(site),
     )
 
 

@@ -25,7 +25,10 @@ from stations.services.windows import local_at, weekdays_parse, window_close
 Deadline = datetime | None
 
 
-def site_zone(site: Site) -> ZoneInfo:
+def site_zone(site: Site | None) -> ZoneInfo:
+    """The site's time zone; UTC for a charger without a site, or a zone name that is not one."""
+    if site is None:
+        return ZoneInfo("UTC")
     try:
         return ZoneInfo(site.time_zone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -60,7 +63,7 @@ def rule_window_end(rule: AccessRule, at: datetime, zone: ZoneInfo) -> tuple[boo
 def rule_deadline(rule: AccessRule, at: datetime, window_end: Deadline) -> Deadline:
     """When a session started at `at` under this rule must end: its window's close or its maximum
     duration, whichever comes first."""
-    ends = [end for end in (window_end,) if end is not None]
+    ends = [window_end] if window_end is not None else []
     if rule.max_duration_min is not None:
         ends.append(at + timedelta(minutes=rule.max_duration_min))
     return min(ends) if ends else None
