@@ -7,7 +7,8 @@ from collections.abc import Iterable
 from django.db import transaction
 from django.dispatch import Signal
 
-from accounts.models import AccessGroup, AccessGroupMember, IdToken
+from accounts.models import AccessGroup, IdToken
+from accounts.selectors import id_token_group_ids
 
 # Who may charge changed: cards, groups or their members. organization_ids: the organizations whose
 # sites are affected, as a list of ints.
@@ -23,10 +24,5 @@ def access_changed_on_commit(*, organization_ids: Iterable[int | None]) -> None:
 
 def id_token_organizations(token: IdToken) -> set[int | None]:
     """The organizations whose sites may list this card: its issuer and those of its groups."""
-    organizations = {token.organization_id}
-    organizations.update(token.access_groups.values_list("organization_id", flat=True))
-    owner_email = token.owner.email if token.owner_id else ""
-    if owner_email:
-        members = AccessGroupMember.objects.filter(email__iexact=owner_email)
-        organizations.update(members.values_list("group__organization_id", flat=True))
-    return organizations
+    groups = AccessGroup.objects.filter(pk__in=id_token_group_ids(token.pk))
+    return {token.organization_id, *groups.values_list("organization_id", flat=True)}

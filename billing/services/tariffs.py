@@ -19,9 +19,9 @@ from django.db import transaction
 from django.db.models import F, Q
 
 from accounts.models import AccessGroupMember, IdToken, User
+from accounts.selectors import id_token_group_ids
 from billing.models import Tariff, TariffAssignment
 from stations.models import ChargingSession, Connector, Station
-from stations.services.access import token_group_ids
 from stations.services.windows import weekdays_parse, window_close
 
 
@@ -107,7 +107,7 @@ def tariff_for(
     *, station: Station, connector: Connector | None, id_token_pk: int | None, at: datetime
 ) -> Tariff | None:
     """Return the tariff for a charge with this card (None: an unknown card) at `at`."""
-    groups = token_group_ids(id_token_pk) if id_token_pk is not None else set()
+    groups = id_token_group_ids(id_token_pk) if id_token_pk is not None else set()
     return tariff_for_groups(station=station, connector=connector, group_ids=groups, at=at)
 
 
@@ -115,7 +115,7 @@ def user_group_ids(user: User) -> set[int]:
     """Return the access groups a driver is in, through any of their cards or their email address."""
     groups: set[int] = set()
     for token_pk in IdToken.objects.filter(owner=user).values_list("pk", flat=True):
-        groups |= token_group_ids(token_pk)
+        groups |= id_token_group_ids(token_pk)
     if user.email:
         members = AccessGroupMember.objects.filter(email__iexact=user.email)
         groups.update(members.values_list("group_id", flat=True))

@@ -14,7 +14,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from accounts.domain import Authorization, AuthorizationStatus
-from accounts.models import AccessGroup, AccessGroupMember, IdToken, User
+from accounts.models import AccessGroup, User
+from accounts.selectors import id_token_group_ids
 from accounts.services import id_token_authorize
 from stations.domain import AccessPolicy
 from stations.models import AccessRule, Site, Station
@@ -80,16 +81,6 @@ def rule_describe(rule: AccessRule, deadline: Deadline, zone: ZoneInfo) -> str:
     return f"{who}: {', '.join(parts)}" if parts else who
 
 
-def token_group_ids(token_pk: int) -> set[int]:
-    """The access groups a card belongs to, directly or through its owner's email address."""
-    groups = set(AccessGroup.objects.filter(id_tokens=token_pk).values_list("pk", flat=True))
-    owner_email = IdToken.objects.filter(pk=token_pk).values_list("owner__email", flat=True).first()
-    if owner_email:
-        members = AccessGroupMember.objects.filter(email__iexact=owner_email)
-        groups.update(members.values_list("group_id", flat=True))
-    return groups
-
-
 def rules_for_station(station: Station) -> list[AccessRule]:
     return list(
         AccessRule.objects.filter(site_id=station.site_id)
@@ -103,7 +94,7 @@ def access_decide(*, station: Station, token_pk: int, at: datetime) -> Authoriza
     site = station.site
     if site is None or site.access_policy == AccessPolicy.OPEN:
         return Authorization(status=AuthorizationStatus.ACCEPTED, id_token_pk=token_pk)
-    groups = token_group_ids(token_pk)
+    groups = id_token_group_ids(token_pk)
     candidates = [
         rule for rule in rules_for_station(station) if rule.group_id is None or rule.group_id in groups
     ]
