@@ -20,17 +20,19 @@ from billing.payments.base import (
     SetupIncomplete,
     payments_configured,
 )
-from billing.services.payments import (
-    payment_authentication_finish,
-    payment_authentication_start,
-    payment_get_for_driver,
+from billing.services.payment_methods import (
     payment_method_list_for_driver,
     payment_method_make_default,
     payment_method_setup_finish,
     payment_method_setup_start,
 )
-from billing.services.payments import (
+from billing.services.payment_methods import (
     payment_method_remove as remove_method,
+)
+from billing.services.payments import (
+    payment_authentication_finish,
+    payment_authentication_start,
+    payment_get_for_driver,
 )
 
 UNAVAILABLE = "The card service is not reachable just now. Please try again in a few minutes."

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 
 from billing.domain import PaymentEventStatus
 from billing.payments.base import InvalidWebhook, gateway
-from billing.services.payments import payment_webhook_receive
+from billing.services.payment_events import payment_webhook_receive
 
 
 @csrf_exempt

@@ -25,14 +25,8 @@ from accounts.models import IdToken, IdTokenStatus, User
 from billing.domain import PaymentMethodKind, PaymentStatus
 from billing.models import BillingCustomer, Payment, SavedPaymentMethod, SessionPrice
 from billing.payments.base import PaymentDeclined, PaymentError, ProviderRejected, payments_configured
-from billing.services.payments import (
-    PAID,
-    _gateway,
-    _record,
-    customer_get_or_create,
-    payment_capture,
-    payment_release,
-)
+from billing.services.payment_methods import customer_get_or_create
+from billing.services.payments import PAID, gateway_required, payment_capture, payment_record, payment_release
 from billing.services.pricing import PricePreview, money_round, price_preview
 from billing.services.running_cost import session_cost_so_far
 from stations.domain import AccessPolicy, ConnectorStatus
@@ -135,7 +129,7 @@ def card_hold_start(*, station: Station, evse_id: int, user: User) -> tuple[Paym
         station=station,
         evse_id=evse_id,
     )
-    remote = _gateway().hold_start(
+    remote = gateway_required().hold_start(
         amount=offer.hold_amount,
         currency=offer.preview.currency,
         idempotency_key=f"payment:{payment.pk}:hold",
@@ -150,7 +144,7 @@ def card_hold_start(*, station: Station, evse_id: int, user: User) -> tuple[Paym
 
 def card_hold_client_secret(*, payment: Payment) -> str:
     """The secret of a hold not yet authorized, for the browser (asked of the provider, never stored)."""
-    return _gateway().payment_retrieve(payment.provider_reference or "").client_secret
+    return gateway_required().payment_retrieve(payment.provider_reference or "").client_secret
 
 
 def card_hold_confirm(*, provider_reference: str, user: User) -> Payment:
@@ -163,7 +157,7 @@ def card_hold_confirm(*, provider_reference: str, user: User) -> Payment:
     ).first()
     if payment is None:
         raise HoldNotFound("No such card payment.")
-    payment = _record(payment, _gateway().payment_retrieve(provider_reference))
+    payment = payment_record(payment, gateway_required().payment_retrieve(provider_reference))
     if payment.status == PaymentStatus.AUTHORIZED:
         payment = card_hold_session_start(payment_id=payment.pk)
     return payment
@@ -251,10 +245,10 @@ def card_hold_settle(*, payment: Payment, price: SessionPrice | None) -> Payment
         else:
             payment = payment_capture(payment=payment, amount=min(amount, payment.amount_authorized))
     except ProviderRejected as refused:
-        remote = _gateway().payment_retrieve(payment.provider_reference or "")
+        remote = gateway_required().payment_retrieve(payment.provider_reference or "")
         if remote.status == PaymentStatus.AUTHORIZED:
             raise  # still held: the refusal is about the request, not the hold
-        payment = _record(payment, remote)
+        payment = payment_record(payment, remote)
         if amount > 0 and payment.status not in PAID:
             _note_lapsed(payment, f"The hold could not be captured ({refused})")
     if payment.id_token_id is not None:  # the one-off tag starts nothing more
@@ -303,7 +297,7 @@ def card_hold_rest_charge(*, hold: Payment, price: SessionPrice) -> Payment | No
     if payment.status != PaymentStatus.PENDING:
         return payment
     try:
-        remote = _gateway().charge_saved(
+        remote = gateway_required().charge_saved(
             amount=rest,
             currency=price.currency,
             customer_id=customer.provider_customer_id,
@@ -317,8 +311,10 @@ def card_hold_rest_charge(*, hold: Payment, price: SessionPrice) -> Payment | No
             payment.status, payment.failure_message = PaymentStatus.FAILED, declined.message[:300]
             payment.save(update_fields=["status", "failure_message", "updated_at"])
             return payment
-        return _record(payment, declined.payment, status=PaymentStatus.FAILED, message=declined.message)
-    return _record(payment, remote)
+        return payment_record(
+            payment, declined.payment, status=PaymentStatus.FAILED, message=declined.message
+        )
+    return payment_record(payment, remote)
 
 
 def card_hold_rest_note(*, hold: Payment, note: str) -> None:

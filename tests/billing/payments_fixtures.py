@@ -10,7 +10,7 @@ import stripe
 from accounts.models import User
 from billing.domain import PaymentMethodKind, PaymentStatus
 from billing.models import Payment, SavedPaymentMethod
-from billing.services.payments import customer_get_or_create, payment_method_saved
+from billing.services.payment_methods import customer_get_or_create, payment_method_saved
 
 
 def save_card(api: stripe.StripeClient, user: User, token: str = "pm_card_visa") -> SavedPaymentMethod:

@@ -11,13 +11,13 @@ from billing.models import BillingCustomer, Payment, SavedPaymentMethod
 from billing.payments.base import NotTheDriversMethod, ProviderUnavailable
 from billing.payments.stripe import from_minor, to_minor
 from billing.services.invoicing import invoice_issue_for_session
-from billing.services.payments import (
+from billing.services.payment_methods import (
     customer_get_or_create,
-    payment_charge_saved_card,
     payment_method_remove,
     payment_method_setup_finish,
     payment_method_setup_start,
 )
+from billing.services.payments import payment_charge_saved_card
 from billing.services.pricing import money_round
 from tests.billing.invoicing_fixtures import Scene
 from tests.billing.payments_fixtures import save_card
@@ -77,7 +77,7 @@ def test_a_card_of_another_customer_is_refused(stripe_double, stripe_api):
     mallory, ann = UserFactory(), UserFactory()
     anns = save_card(stripe_api, ann)
     customer_get_or_create(user=mallory)
-    from billing.services.payments import payment_method_saved
+    from billing.services.payment_methods import payment_method_saved
 
     with pytest.raises(NotTheDriversMethod):
         payment_method_saved(user=mallory, provider_payment_method_id=anns.provider_payment_method_id)

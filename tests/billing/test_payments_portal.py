@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from billing.models import SavedPaymentMethod
-from billing.services.payments import customer_get_or_create
+from billing.services.payment_methods import customer_get_or_create
 from tests.billing.payments_fixtures import save_card
 from tests.factories import UserFactory
 from tests.stripe_double.fixtures import *  # noqa: F403 (the fixtures)

@@ -11,7 +11,8 @@ import stripe
 from billing.domain import InvoiceStatus, PaymentEventStatus, PaymentStatus
 from billing.models import PaymentEvent, SavedPaymentMethod
 from billing.services.invoicing import invoice_issue_for_session
-from billing.services.payments import customer_get_or_create, payment_charge_saved_card
+from billing.services.payment_methods import customer_get_or_create
+from billing.services.payments import payment_charge_saved_card
 from tests.billing.invoicing_fixtures import Scene
 from tests.billing.payments_fixtures import intent, payment_for, save_card
 from tests.factories import UserFactory
