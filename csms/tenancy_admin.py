@@ -55,6 +55,17 @@ ORGANIZATION_PATHS: dict[str, str | ScopeFilter] = {
     "billing.payment": "session__station__site__organization",
     "billing.invoiceseries": "organization",
     "billing.invoice": "organization",
+    "energy.sitegrid": "site__organization",
+    "energy.circuit": "site__organization",
+    "energy.chargerwiring": "station__site__organization",
+    "energy.connectorlimit": "connector__station__site__organization",
+    "energy.allocation": "station__site__organization",
+    "energy.allocationchange": "site__organization",
+    "energy.siteloadsample": "site__organization",
+    "energy.fleetvehicle": "organization",
+    "energy.chargingneed": "vehicle__organization",
+    "energy.fleetplanrecord": "site__organization",
+    "energy.gridprice": "site__organization",
 }
 
 

@@ -1,0 +1,429 @@
+"""Energy management: what a site's grid connection and circuits can carry, how each charger is wired,
+what the load balancer last gave each EVSE, the load history, and the fleet planner's inputs and plans.
+
+Currents are amps per phase (Decimal); powers are kW. A limit left empty means "no limit"."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+AMPS = {"max_digits": 8, "decimal_places": 1}
+KW = {"max_digits": 10, "decimal_places": 2}
+MONEY = {"max_digits": 12, "decimal_places": 4}
+
+
+class PhaseLimits(models.Model):
+    """A limit per phase: one value for all three phases, each phase optionally overridden, plus
+    an optional total power limit."""
+
+    phase_limit_amps = models.DecimalField(
+        **AMPS,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal(0))],
+        verbose_name="limit per phase (A)",
+        help_text="The fuse per phase, e.g. 32 for a 32 A three-phase connection. Empty: no current limit.",
+    )
+    l1_limit_amps = models.DecimalField(
+        **AMPS, null=True, blank=True, verbose_name="L1 limit (A)", help_text="Empty: the limit per phase."
+    )
+    l2_limit_amps = models.DecimalField(
+        **AMPS, null=True, blank=True, verbose_name="L2 limit (A)", help_text="Empty: the limit per phase."
+    )
+    l3_limit_amps = models.DecimalField(
+        **AMPS, null=True, blank=True, verbose_name="L3 limit (A)", help_text="Empty: the limit per phase."
+    )
+    power_limit_kw = models.DecimalField(
+        **KW, null=True, blank=True, verbose_name="power limit (kW)", help_text="Empty: no power limit."
+    )
+
+    class Meta:
+        abstract = True
+
+    @property
+    def phase_limits(self) -> tuple[Decimal, Decimal, Decimal] | None:
+        """The limit on L1, L2 and L3, or None when no phase has one."""
+        limits = [
+            override if override is not None else self.phase_limit_amps
+            for override in (self.l1_limit_amps, self.l2_limit_amps, self.l3_limit_amps)
+        ]
+        if all(limit is None for limit in limits):
+            return None
+        # A phase without a limit of its own while another has one: treat it as unlimited in practice.
+        unlimited = Decimal("1e6")
+        return tuple(unlimited if limit is None else limit for limit in limits)  # type: ignore[return-value]
+
+    @property
+    def power_limit_watts(self) -> Decimal | None:
+        return None if self.power_limit_kw is None else self.power_limit_kw * 1000
+
+
+class SiteGrid(PhaseLimits):
+    """A site's grid connection and how its load balancer behaves."""
+
+    site = models.OneToOneField("stations.Site", on_delete=models.CASCADE, related_name="grid")
+    voltage = models.DecimalField(
+        max_digits=5, decimal_places=1, default=Decimal("230"), help_text="Phase-to-neutral voltage (V)."
+    )
+    min_current_amps = models.DecimalField(
+        **AMPS,
+        default=Decimal("6"),
+        verbose_name="minimum current (A)",
+        help_text="Below this an AC car cannot charge, so it is paused instead (IEC 61851: 6 A).",
+    )
+    balancing_enabled = models.BooleanField(
+        default=True, help_text="Share the connection among the cars charging, with charging profiles."
+    )
+    safe_default_amps = models.DecimalField(
+        **AMPS,
+        null=True,
+        blank=True,
+        verbose_name="safe default per charger (A)",
+        help_text=(
+            "The limit every charger keeps while the CSMS cannot reach it (TxDefaultProfile). "
+            "Empty: the site limit divided by the number of chargers, rounded down, but at least the minimum."
+        ),
+    )
+    base_load_amps = models.DecimalField(
+        **AMPS,
+        null=True,
+        blank=True,
+        verbose_name="building base load (A)",
+        help_text="Current per phase the building draws besides the chargers; kept free for it.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "site grid connection"
+
+    def __str__(self) -> str:
+        return f"Grid of {self.site}"
+
+    def safe_default_for(self, chargers: int) -> Decimal:
+        """The safe default current per charger, per phase, for a site with `chargers` chargers."""
+        if self.safe_default_amps is not None:
+            return self.safe_default_amps
+        limits = self.phase_limits
+        if limits is None or chargers <= 0:
+            return self.min_current_amps
+        share = (min(limits) - (self.base_load_amps or 0)) / chargers
+        return max(Decimal(int(share)), self.min_current_amps)
+
+
+class Circuit(PhaseLimits):
+    """A breaker feeding a group of chargers, under the grid connection or under another circuit."""
+
+    site = models.ForeignKey("stations.Site", on_delete=models.CASCADE, related_name="circuits")
+    parent = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="children",
+        help_text="The circuit feeding this one. Empty: directly on the site's grid connection.",
+    )
+    name = models.CharField(max_length=100)
+
+    class Meta:
+        ordering = ["site", "name"]
+        constraints = [models.UniqueConstraint(fields=["site", "name"], name="circuit_name_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.site})"
+
+    def clean(self) -> None:
+        if self.parent_id is not None:
+            if self.parent.site_id != self.site_id:
+                raise ValidationError({"parent": "The parent circuit is at another site."})
+            ancestor: Circuit | None = self.parent
+            while ancestor is not None:
+                if ancestor.pk == self.pk:
+                    raise ValidationError({"parent": "A circuit cannot feed itself."})
+                ancestor = ancestor.parent
+
+
+class PhaseRotation(models.TextChoices):
+    """OCPP 2.0.1 PhaseRotation: the grid phases the charger's L1, L2 and L3 are on (R, S, T = grid
+    L1, L2, L3). A single-phase charger draws on the grid phase of its L1."""
+
+    RST = "RST", "RST (L1 on L1)"
+    RTS = "RTS", "RTS (L1 on L1)"
+    SRT = "SRT", "SRT (L1 on L2)"
+    STR = "STR", "STR (L1 on L2)"
+    TRS = "TRS", "TRS (L1 on L3)"
+    TSR = "TSR", "TSR (L1 on L3)"
+
+
+class ChargerWiring(models.Model):
+    """How a charger is connected: its circuit, phases, rotation, maximum and priority."""
+
+    station = models.OneToOneField("stations.Station", on_delete=models.CASCADE, related_name="wiring")
+    circuit = models.ForeignKey(
+        Circuit,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="chargers",
+        help_text="Empty: directly on the site's grid connection.",
+    )
+    phases = models.PositiveSmallIntegerField(choices=[(1, "single-phase"), (3, "three-phase")], default=3)
+    phase_rotation = models.CharField(max_length=3, choices=PhaseRotation.choices, default=PhaseRotation.RST)
+    max_amps = models.DecimalField(
+        **AMPS, default=Decimal("32"), verbose_name="maximum per phase (A)", help_text="Per EVSE."
+    )
+    priority = models.IntegerField(
+        default=0, help_text="Higher goes first when there is not enough for everyone (e.g. fleet chargers)."
+    )
+    is_dc = models.BooleanField(default=False, verbose_name="DC charger")
+    dc_max_kw = models.DecimalField(**KW, null=True, blank=True, verbose_name="DC maximum (kW)")
+
+    class Meta:
+        verbose_name = "charger wiring"
+        verbose_name_plural = "charger wiring"
+        ordering = ["station"]
+
+    def __str__(self) -> str:
+        return f"Wiring of {self.station}"
+
+    def clean(self) -> None:
+        if self.circuit_id is not None and self.circuit.site_id != self.station.site_id:
+            raise ValidationError({"circuit": "The circuit is at another site than the charger."})
+
+    @property
+    def grid_phases(self) -> tuple[int, ...]:
+        """The grid phases (1, 2, 3) the charger draws on, its L1 first."""
+        order = tuple("RST".index(letter) + 1 for letter in self.phase_rotation)
+        return order[: self.phases]
+
+
+class ConnectorLimit(models.Model):
+    """A connector's own maximum (a tethered cable rated lower than the charger, for instance)."""
+
+    connector = models.OneToOneField("stations.Connector", on_delete=models.CASCADE, related_name="limit")
+    max_amps = models.DecimalField(**AMPS, verbose_name="maximum per phase (A)")
+
+    class Meta:
+        ordering = ["connector"]
+
+    def __str__(self) -> str:
+        return f"{self.connector}: {self.max_amps} A"
+
+
+class AllocationStatus(models.TextChoices):
+    PENDING = "pending", "Sent, no answer yet"
+    ACCEPTED = "accepted", "Accepted"
+    REJECTED = "rejected", "Rejected"
+    FAILED = "failed", "No answer or error"
+    OFFLINE = "offline", "Charger offline"
+    UNCHANGED = "unchanged", "Unchanged"
+
+
+class Allocation(models.Model):
+    """The current per EVSE of a charger: what the balancer wants, and what the charger last accepted.
+
+    A charger that refuses keeps `applied_amps`, and the balancer counts it at that value."""
+
+    station = models.ForeignKey("stations.Station", on_delete=models.CASCADE, related_name="allocations")
+    evse_id = models.PositiveSmallIntegerField(help_text="1.6: the connector id.")
+    session = models.ForeignKey(
+        "stations.ChargingSession", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    amps = models.DecimalField(**AMPS, help_text="Allocated per phase; 0: paused.")
+    applied_amps = models.DecimalField(
+        **AMPS, null=True, blank=True, help_text="The limit the charger last accepted. Empty: unknown."
+    )
+    reason = models.CharField(max_length=300, blank=True)
+    status = models.CharField(
+        max_length=16, choices=AllocationStatus.choices, default=AllocationStatus.PENDING
+    )
+    profile_id = models.PositiveIntegerField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    composite_limit_amps = models.DecimalField(
+        **AMPS, null=True, blank=True, help_text="The limit the charger reported (GetCompositeSchedule)."
+    )
+    composite_checked_at = models.DateTimeField(null=True, blank=True)
+    composite_mismatch = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["station", "evse_id"]
+        constraints = [models.UniqueConstraint(fields=["station", "evse_id"], name="allocation_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.station_id} #{self.evse_id}: {self.amps} A"
+
+
+class AllocationChange(models.Model):
+    """History: one row per limit sent to a charger."""
+
+    id = models.BigAutoField(primary_key=True)
+    site = models.ForeignKey("stations.Site", on_delete=models.CASCADE, related_name="+")
+    station = models.ForeignKey("stations.Station", on_delete=models.CASCADE, related_name="+")
+    evse_id = models.PositiveSmallIntegerField()
+    session = models.ForeignKey(
+        "stations.ChargingSession", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField()
+    amps_before = models.DecimalField(**AMPS, null=True, blank=True)
+    amps = models.DecimalField(**AMPS)
+    status = models.CharField(max_length=16, choices=AllocationStatus.choices)
+    reason = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-at"]
+        indexes = [models.Index(fields=["site", "at"], name="allocation_change_site_at")]
+
+    def __str__(self) -> str:
+        return f"{self.station_id} #{self.evse_id} {self.amps_before} → {self.amps} A at {self.at:%H:%M:%S}"
+
+
+class SiteLoadSample(models.Model):
+    """The site's load at one moment, against its limit: for the "load over time" chart."""
+
+    id = models.BigAutoField(primary_key=True)
+    site = models.ForeignKey("stations.Site", on_delete=models.CASCADE, related_name="load_samples")
+    at = models.DateTimeField()
+    measured_l1_amps = models.DecimalField(**AMPS, default=Decimal(0))
+    measured_l2_amps = models.DecimalField(**AMPS, default=Decimal(0))
+    measured_l3_amps = models.DecimalField(**AMPS, default=Decimal(0))
+    allocated_l1_amps = models.DecimalField(**AMPS, default=Decimal(0))
+    allocated_l2_amps = models.DecimalField(**AMPS, default=Decimal(0))
+    allocated_l3_amps = models.DecimalField(**AMPS, default=Decimal(0))
+    limit_amps = models.DecimalField(**AMPS, null=True, blank=True, help_text="The lowest phase limit.")
+    charging = models.PositiveIntegerField(default=0, help_text="Sessions open at that moment.")
+
+    class Meta:
+        ordering = ["-at"]
+        indexes = [models.Index(fields=["site", "at"], name="site_load_site_at")]
+
+    def __str__(self) -> str:
+        return f"{self.site_id} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+# Fleet scheduling (off-peak charging of fleet vehicles before their departure).
+
+
+class FleetVehicle(models.Model):
+    organization = models.ForeignKey(
+        "accounts.Organization", on_delete=models.CASCADE, related_name="fleet_vehicles"
+    )
+    name = models.CharField(max_length=100)
+    id_token = models.ForeignKey(
+        "accounts.IdToken",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="fleet_vehicles",
+        help_text="The card the vehicle's sessions start with; it ties a session to the vehicle.",
+    )
+    battery_kwh = models.DecimalField(**KW, verbose_name="battery (kWh)")
+    max_kw = models.DecimalField(**KW, verbose_name="maximum charging power (kW)")
+    departure_time = models.TimeField(
+        null=True, blank=True, help_text="Usual departure, local time of the site. Empty: no default."
+    )
+    energy_needed_kwh = models.DecimalField(
+        **KW, null=True, blank=True, verbose_name="energy needed (kWh)", help_text="Usual need per charge."
+    )
+    target_soc_percent = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        verbose_name="target state of charge (%)",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["organization", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "name"], name="fleet_vehicle_name_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ChargingNeed(models.Model):
+    """What a vehicle needs by when: one per plug-in (or entered ahead by the fleet manager)."""
+
+    vehicle = models.ForeignKey(FleetVehicle, on_delete=models.CASCADE, related_name="needs")
+    session = models.ForeignKey(
+        "stations.ChargingSession", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    departure_at = models.DateTimeField()
+    energy_kwh = models.DecimalField(**KW, verbose_name="energy (kWh)")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["departure_at"]
+
+    def __str__(self) -> str:
+        return f"{self.vehicle}: {self.energy_kwh} kWh by {self.departure_at:%Y-%m-%d %H:%M}"
+
+
+class FleetPlanStatus(models.TextChoices):
+    PLANNED = "planned", "Planned"
+    SENT = "sent", "Sent to the chargers"
+    PARTIAL = "partial", "Partly sent"
+    INFEASIBLE = "infeasible", "Not every need can be met"
+    FAILED = "failed", "Failed"
+    SUPERSEDED = "superseded", "Superseded"
+
+
+class FleetPlanRecord(models.Model):
+    """A fleet plan as computed: charging periods per vehicle, its cost and the saving against
+    charging at once."""
+
+    site = models.ForeignKey("stations.Site", on_delete=models.CASCADE, related_name="fleet_plans")
+    computed_at = models.DateTimeField()
+    cost = models.DecimalField(**MONEY)
+    cost_immediate = models.DecimalField(**MONEY, help_text="The cost of charging every vehicle at once.")
+    saving = models.DecimalField(**MONEY)
+    currency = models.CharField(max_length=3)
+    plan = models.JSONField(default=dict, help_text="Periods per vehicle / load: start, end, amps or kW.")
+    status = models.CharField(max_length=16, choices=FleetPlanStatus.choices, default=FleetPlanStatus.PLANNED)
+    message = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-computed_at"]
+        indexes = [models.Index(fields=["site", "computed_at"], name="fleet_plan_site_at")]
+
+    def __str__(self) -> str:
+        return f"Plan for {self.site} at {self.computed_at:%Y-%m-%d %H:%M}"
+
+
+class GridPrice(models.Model):
+    """A price of grid energy for a period, on top of the site's tariff (e.g. a day-ahead price)."""
+
+    site = models.ForeignKey(
+        "stations.Site",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="grid_prices",
+        help_text="Empty: every site.",
+    )
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    price_per_kwh = models.DecimalField(**MONEY)
+    currency = models.CharField(max_length=3)
+
+    class Meta:
+        ordering = ["starts_at"]
+        indexes = [models.Index(fields=["site", "starts_at"], name="grid_price_site_start")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends_at__gt=models.F("starts_at")),
+                name="grid_price_period",
+                violation_error_message="The period must end after it starts.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.price_per_kwh} {self.currency}/kWh from {self.starts_at:%Y-%m-%d %H:%M}"
