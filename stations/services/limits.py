@@ -10,10 +10,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from stations.exceptions import CallRejected, StationError
 from stations.models import ChargingSession
-from stations.ocpp.adapters import ADAPTERS
-from stations.ocpp.commands import station_call_async
+from stations.services.remote import session_stop_remotely_async
 
 # A charger that did not stop (offline, busy, refused) is asked again after this long.
 LIMIT_STOP_RETRY = timedelta(minutes=5)
@@ -37,25 +35,11 @@ def sessions_over_limit(*, now: datetime) -> list[ChargingSession]:
     return sessions
 
 
-async def _session_stop_remotely(session: ChargingSession) -> tuple[bool, str]:
-    """Ask the charger to stop the session; return whether it accepted, and what came of it in words."""
-    adapter = ADAPTERS.get(session.station.protocol)
-    call = adapter.remote_stop_call(session.external_id or "") if adapter else None
-    if call is None:
-        return False, "Cannot ask the charger to stop: its transaction id or OCPP version is unknown."
-    action, payload = call
-    try:
-        answer = await station_call_async(
-            identity=session.station.identity, action=action, payload=payload, requested_by="access limit"
-        )
-    except CallRejected as error:
-        return False, f"The charger refused {action}: {error}; will retry."
-    except StationError as error:
-        return False, f"Not stopped yet, will retry: {error}"
-    status = answer.get("status", "")
-    if status == "Accepted":
+async def _session_stop_at_limit(session: ChargingSession) -> tuple[bool, str]:
+    outcome = await session_stop_remotely_async(session=session, requested_by="access limit")
+    if outcome.accepted:
         return True, f"Stopped remotely when the limit was reached ({session.limit or 'access rule'})."
-    return False, f"The charger answered {status or 'nothing'} to {action}; will retry."
+    return False, f"{outcome.message} Asked again in {LIMIT_STOP_RETRY.seconds // 60} minutes."
 
 
 def sessions_stop_over_limit(*, now: datetime | None = None) -> int:
@@ -66,7 +50,7 @@ def sessions_stop_over_limit(*, now: datetime | None = None) -> int:
         return 0
 
     async def stop_all() -> list[tuple[bool, str]]:
-        return await asyncio.gather(*(_session_stop_remotely(session) for session in sessions))
+        return await asyncio.gather(*(_session_stop_at_limit(session) for session in sessions))
 
     outcomes = async_to_sync(stop_all)()
     for session, (_, outcome) in zip(sessions, outcomes, strict=True):

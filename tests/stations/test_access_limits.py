@@ -144,7 +144,7 @@ async def test_an_offline_charger_is_asked_again_after_the_retry_interval():
 
     assert await database_sync_to_async(sessions_stop_over_limit)() == 0
     session = await ChargingSession.objects.aget(station=station)
-    assert session.limit_stop_outcome.startswith("Not stopped yet, will retry:")
+    assert session.limit_stop_outcome == "Not stopped yet: the charger is offline. Asked again in 5 minutes."
     first_request = session.limit_stop_requested_at
 
     charger = await connected_charger(station.identity)
