@@ -341,6 +341,18 @@ class Invoice(models.Model):
     lines = models.JSONField(default=list, help_text="As issued; never recomputed.")
     status = models.CharField(max_length=16, choices=InvoiceStatus.choices, default=InvoiceStatus.OPEN)
     emailed_at = models.DateTimeField(null=True, blank=True)
+    # What a credit note was issued for (a provider's refund id, a staff form's token): issuing again
+    # with the same key returns this document. NULL for documents issued without one.
+    idempotency_key = models.CharField(max_length=100, null=True, blank=True, unique=True)  # noqa: DJ001
+    # A credit note whose refund failed is cancelled by a reversal: a credit note of the opposite sign
+    # for the same document, pointing at the note it cancels (documents are never edited).
+    reverses = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversal"
+    )
+    paid_at = models.DateTimeField(null=True, blank=True)
+    payment_reference = models.CharField(
+        max_length=100, blank=True, help_text="How an invoice was paid outside the card provider."
+    )
 
     class Meta:
         ordering = ["-issued_at"]

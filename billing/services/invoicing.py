@@ -179,7 +179,7 @@ def _fleet_of(session: ChargingSession) -> Organization | None:
 def credit_note_for_key(idempotency_key: str) -> Invoice | None:
     """The credit note issued under `idempotency_key` (a provider's refund id, a staff action's id)."""
     return (
-        Invoice.objects.filter(kind=InvoiceKind.CREDIT_NOTE, lines__0__reference=idempotency_key)
+        Invoice.objects.filter(kind=InvoiceKind.CREDIT_NOTE, idempotency_key=idempotency_key)
         .order_by("pk")
         .first()
     )
@@ -190,8 +190,7 @@ def credit_note_issue(
 ) -> Invoice:
     """Credit `amount` (gross, tax included) of an invoice or receipt; never more than is left of it.
 
-    Issued again with the same `idempotency_key`, it returns the note issued the first time (the
-    key is kept on the note's first line, as `reference`, until the note has a column of its own)."""
+    Issued again with the same `idempotency_key`, it returns the note issued the first time."""
     if invoice.kind not in (InvoiceKind.RECEIPT, InvoiceKind.INVOICE, InvoiceKind.STATEMENT):
         raise ValidationError("Only invoices, receipts and statements can be credited.")
     amount = Decimal(amount).quantize(CENT, rounding=ROUND_HALF_UP)
@@ -228,10 +227,10 @@ def credit_note_issue(
                     "unit": "",
                     "unit_price": _money(-amount),
                     "amount": _money(-amount),
-                    **({"reference": idempotency_key} if idempotency_key else {}),
                 }
             ],
             status=InvoiceStatus.OPEN,
+            idempotency_key=idempotency_key or None,
         )
 
 

@@ -40,7 +40,7 @@ def test_a_credit_note_issued_again_with_its_key_is_the_same_note(receipted):
     again = credit_note_issue(
         invoice=receipted.receipt, amount=Decimal("2.40"), reason="fault", idempotency_key="staff:7"
     )
-    assert again.pk == first.pk and first.lines[0]["reference"] == "staff:7"
+    assert again.pk == first.pk and first.idempotency_key == "staff:7"
     other = credit_note_issue(
         invoice=receipted.receipt, amount=Decimal("1.00"), reason="fault", idempotency_key="staff:8"
     )
@@ -65,7 +65,7 @@ def test_a_refund_from_the_dashboard_credits_the_receipt_once_however_often_deli
     assert post_event(replay).status_code == 200
     (note,) = _notes()
     assert note.credit_for == receipted.receipt and note.gross == Decimal("-1.50")
-    assert note.lines[0]["reference"] == refund.id
+    assert note.idempotency_key == refund.id
     receipted.payment.refresh_from_db()
     assert receipted.payment.status == PaymentStatus.PARTIALLY_REFUNDED
 
@@ -74,7 +74,7 @@ def test_a_refund_from_the_dashboard_credits_the_receipt_once_however_often_deli
     post_event(stripe_double.last_event("refund.created"))
     notes = _notes()
     assert [n.gross for n in notes] == [Decimal("-1.50"), Decimal("-4.50")]
-    assert notes[1].lines[0]["reference"] == second.id
+    assert notes[1].idempotency_key == second.id
 
 
 def test_a_refund_for_a_credit_note_staff_issued_is_not_credited_again(receipted, stripe_double, post_event):
