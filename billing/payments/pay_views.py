@@ -22,10 +22,10 @@ from billing.services.card_hold import (
     HoldNotOffered,
     card_hold_client_secret,
     card_hold_confirm,
-    card_hold_offer,
     card_hold_session,
     card_hold_start,
 )
+from billing.services.card_hold_offer import card_hold_offer
 from billing.services.invoicing import invoice_for_session
 from billing.templatetags.billing_prices import price_parts, unit_price
 from csms.tenancy_admin import scoped

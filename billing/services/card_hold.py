@@ -11,7 +11,6 @@ owned by the driver: the session it starts carries that tag, which is how billin
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -24,14 +23,13 @@ from accounts.domain import PAYMENT_TAG_PREFIX
 from accounts.models import IdToken, IdTokenStatus, User
 from billing.domain import PaymentMethodKind, PaymentStatus
 from billing.models import BillingCustomer, Payment, SavedPaymentMethod, SessionPrice
-from billing.payments.base import PaymentDeclined, PaymentError, ProviderRejected, payments_configured
+from billing.payments.base import PaymentDeclined, PaymentError, ProviderRejected
+from billing.services.card_hold_offer import card_hold_offer
 from billing.services.payment_methods import customer_get_or_create
 from billing.services.payments import PAID, gateway_required, payment_capture, payment_record, payment_release
-from billing.services.pricing import PricePreview, money_round, price_preview
+from billing.services.pricing import money_round
 from billing.services.running_cost import session_cost_so_far
-from stations.domain import AccessPolicy, ConnectorStatus
-from stations.models import ChargingSession, Connector, Station
-from stations.services.access import rule_window_end, rules_for_station, site_zone
+from stations.models import ChargingSession, Station
 from stations.services.remote import session_start_remotely, session_stop_remotely
 
 logger = logging.getLogger(__name__)
@@ -43,8 +41,6 @@ HOLD_VALID = timedelta(days=7)
 STOP_RETRY = timedelta(minutes=2)
 # A started hold whose charger never reported a session (the driver never plugged in) is released.
 START_GIVE_UP = timedelta(minutes=15)
-# Connector states in which a driver can start: free, or plugged in and waiting.
-STARTABLE = (ConnectorStatus.AVAILABLE, ConnectorStatus.PREPARING)
 
 
 class HoldNotOffered(PaymentError):
@@ -53,65 +49,6 @@ class HoldNotOffered(PaymentError):
 
 class HoldNotFound(PaymentError):
     """No card payment of this driver with that reference."""
-
-
-@dataclass(frozen=True)
-class HoldOffer:
-    """What the pay page shows for one connector, and why no payment is offered when it is not."""
-
-    station: Station
-    evse_id: int
-    status: str
-    preview: PricePreview | None
-    hold_amount: Decimal
-    unavailable: str  # "" when the driver can pay and charge now
-
-
-def public_may_charge(*, station: Station, at: datetime) -> bool:
-    """Whether a card that belongs to no access group may charge here now (open site or public rule)."""
-    site = station.site
-    if site is None:
-        return False
-    if site.access_policy == AccessPolicy.OPEN:
-        return True
-    zone = site_zone(site)
-    return any(
-        rule.group_id is None and rule_window_end(rule, at, zone)[0] for rule in rules_for_station(station)
-    )
-
-
-def connector_status(*, station: Station, evse_id: int) -> str:
-    """The EVSE's status as the charger last reported it (its first connector's)."""
-    connector = Connector.objects.filter(station=station, evse_id=evse_id).order_by("connector_id").first()
-    return connector.status if connector is not None else ConnectorStatus.UNKNOWN
-
-
-def card_hold_offer(*, station: Station, evse_id: int, user: User | None, at: datetime) -> HoldOffer:
-    """The price, the hold and the connector's state, and why paying is not possible when it is not."""
-    connector = Connector.objects.filter(station=station, evse_id=evse_id).order_by("connector_id").first()
-    preview = price_preview(station=station, connector=connector, user=user, at=at)
-    status = connector.status if connector is not None else ConnectorStatus.UNKNOWN
-    reason = ""
-    if not payments_configured():
-        reason = "Card payments are not available on this site."
-    elif not public_may_charge(station=station, at=at):
-        reason = "This charger is not open to the public now, so it cannot be paid for by card."
-    elif preview is None:
-        reason = "No price is set for this charger, so it cannot be paid for by card."
-    elif not station.is_online:
-        reason = "The charger is offline just now."
-    elif connector is None:
-        reason = "This charger has no such connector."
-    elif status not in STARTABLE:
-        reason = f"The connector is {connector.get_status_display().lower()} just now."
-    return HoldOffer(
-        station=station,
-        evse_id=evse_id,
-        status=status,
-        preview=preview,
-        hold_amount=Decimal(settings.CSMS_CARD_HOLD_AMOUNT),
-        unavailable=reason,
-    )
 
 
 def card_hold_start(*, station: Station, evse_id: int, user: User) -> tuple[Payment, str]:
