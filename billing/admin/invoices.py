@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import uuid
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -36,6 +37,9 @@ CSS = {"all": ["admin/csms.css"]}
 class CreditNoteForm(forms.Form):
     amount = forms.DecimalField(min_value=Decimal("0.01"), decimal_places=2, help_text="Gross, tax included.")
     reason = forms.CharField(max_length=150)
+    # Rendered once per form: submitting the same form twice (a double click, a resent POST) issues
+    # one note, while a new form is a new note.
+    token = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)
 
 
 class ReportForm(forms.Form):
@@ -171,7 +175,12 @@ class InvoiceAdmin(ReadOnlyMixin, TenantAdmin):
         form = CreditNoteForm(request.POST if request.method == "POST" else None)
         if form.is_valid():
             try:
-                note = credit_note_issue(invoice=invoice, **form.cleaned_data)
+                note = credit_note_issue(
+                    invoice=invoice,
+                    amount=form.cleaned_data["amount"],
+                    reason=form.cleaned_data["reason"],
+                    idempotency_key=f"staff:{form.cleaned_data['token'].hex}",
+                )
             except ValidationError as error:
                 form.add_error(None, error)
             else:

@@ -200,6 +200,8 @@ def credit_note_issue(
         original = Invoice.objects.select_for_update().get(pk=invoice.pk)
         # The original's lock queues a concurrent issue with the same key behind this one.
         if idempotency_key and (issued := credit_note_for_key(idempotency_key)) is not None:
+            if issued.credit_for_id != original.pk:
+                raise ValidationError(f"The key {idempotency_key} credited another document.")
             return issued
         credited = -(original.credit_notes.aggregate(total=Sum("gross"))["total"] or Decimal(0))
         left = original.gross - credited

@@ -118,10 +118,12 @@ def test_a_manager_resends_and_credits_their_documents_only(client: Client, sett
     assert [m.to for m in mail.outbox] == [["ours@example.com"]]
 
     url = reverse("admin:billing_invoice_credit_note", args=[ours.receipt.pk])
-    assert "6.00 EUR" in client.get(url).content.decode()
-    refused = client.post(url, {"amount": "7.00", "reason": "too much"})
+    form = client.get(url)
+    assert "6.00 EUR" in form.content.decode()
+    token = form.context["form"]["token"].value()
+    refused = client.post(url, {"amount": "7.00", "reason": "too much", "token": token})
     assert refused.status_code == 200 and "left to credit" in refused.content.decode()
-    client.post(url, {"amount": "2.00", "reason": "charger fault"})
+    client.post(url, {"amount": "2.00", "reason": "charger fault", "token": token})
     note = Invoice.objects.get(kind=InvoiceKind.CREDIT_NOTE)
     assert note.credit_for == ours.receipt and note.gross == Decimal("-2.00")
 
