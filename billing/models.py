@@ -230,6 +230,9 @@ class Payment(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="payments"
     )
+    # A driver paying at a charger without an account (no user): where their receipt goes. They reach
+    # the payment by a signed link (billing/services/card_hold_guest.py), so no secret is stored.
+    guest_email = models.EmailField(blank=True)
     method = models.CharField(max_length=16, choices=PaymentMethodKind.choices)
     status = models.CharField(max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.PENDING)
     currency = models.CharField(max_length=3)
