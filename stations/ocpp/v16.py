@@ -20,7 +20,7 @@ from stations.domain import (
     StopReason,
 )
 from stations.models import OutgoingCall
-from stations.ocpp import base
+from stations.ocpp import base, profiles
 from stations.ocpp.base import ProtocolAdapter, format_timestamp, parse_timestamp
 from stations.ocpp.framing import ErrorKind, FrameError
 from stations.services import registry, sessions
@@ -261,6 +261,12 @@ class Ocpp16(ProtocolAdapter):
         if not external_id.isdigit():
             return None
         return "RemoteStopTransaction", {"transactionId": int(external_id)}
+
+    # Charging profiles (load balancing): built in stations/ocpp/profiles.py.
+    charging_profile_call = staticmethod(profiles.set_profile_16)
+    clear_charging_profile_call = staticmethod(profiles.clear_profile_16)
+    composite_schedule_call = staticmethod(profiles.composite_16)
+    composite_limit = staticmethod(profiles.composite_limit_16)
 
     def authorize(self, p: dict[str, Any]) -> dict[str, Any]:
         authorization = access_authorize(station_id=self.station_id, id_tag=p["idTag"], at=timezone.now())

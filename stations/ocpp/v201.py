@@ -26,7 +26,7 @@ from stations.domain import (
     StopReason,
 )
 from stations.models import DeviceVariable
-from stations.ocpp import base
+from stations.ocpp import base, profiles
 from stations.ocpp.base import ProtocolAdapter, format_timestamp, parse_timestamp
 from stations.ocpp.framing import ErrorKind
 from stations.ocpp.v16 import positive_int
@@ -340,6 +340,12 @@ class Ocpp201(ProtocolAdapter):
     @classmethod
     def remote_stop_call(cls, external_id: str) -> tuple[str, dict[str, Any]] | None:
         return ("RequestStopTransaction", {"transactionId": external_id}) if external_id else None
+
+    # Charging profiles (load balancing): built in stations/ocpp/profiles.py.
+    charging_profile_call = staticmethod(profiles.set_profile_201)
+    clear_charging_profile_call = staticmethod(profiles.clear_profile_201)
+    composite_schedule_call = staticmethod(profiles.composite_201)
+    composite_limit = staticmethod(profiles.composite_limit_201)
 
     def authorize(self, p: dict[str, Any]) -> dict[str, Any]:
         authorization = access_authorize(
