@@ -42,6 +42,9 @@ class Configuration:
         self.keys: dict[str, Key] = {
             "AuthorizeRemoteTxRequests": Key("false", check=_boolean),
             "AuthorizationCacheEnabled": Key("false", check=_boolean),
+            "ChargeProfileMaxStackLevel": Key("8", readonly=True),
+            "ChargingScheduleAllowedChargingRateUnit": Key("Current,Power", readonly=True),
+            "ChargingScheduleMaxPeriods": Key("24", readonly=True),
             "ClockAlignedDataInterval": Key("0", check=_integer),
             "ConnectionTimeOut": Key("60", check=_integer),
             "ConnectorPhaseRotation": Key(",".join(f"{n}.RST" for n in range(connectors + 1))),
@@ -51,6 +54,7 @@ class Configuration:
             "LocalAuthListMaxLength": Key("1000", readonly=True),
             "LocalAuthorizeOffline": Key("true", check=_boolean),
             "LocalPreAuthorize": Key("false", check=_boolean),
+            "MaxChargingProfilesInstalled": Key("20", readonly=True),
             "MeterValuesAlignedData": Key("Energy.Active.Import.Register", check=_measurands),
             "MeterValuesSampledData": Key(
                 "Energy.Active.Import.Register,Power.Active.Import,Current.Import,Voltage,SoC",
@@ -65,7 +69,7 @@ class Configuration:
             "StopTxnAlignedData": Key("", check=_measurands),
             "StopTxnSampledData": Key("Energy.Active.Import.Register", check=_measurands),
             "SupportedFeatureProfiles": Key(
-                "Core,FirmwareManagement,LocalAuthListManagement,RemoteTrigger", readonly=True
+                "Core,FirmwareManagement,LocalAuthListManagement,RemoteTrigger,SmartCharging", readonly=True
             ),
             "TransactionMessageAttempts": Key("3", check=_integer),
             "TransactionMessageRetryInterval": Key("60", check=_integer),

@@ -1,4 +1,9 @@
-"""A connector's energy meter and the EV plugged into it: power, phase currents, voltage, state of charge."""
+"""A connector's energy meter and the EV plugged into it: power, phase currents, voltage, state of charge.
+
+The car draws what it accepts, but no more than the charger offers it (`Meter.offer`, from the charging
+profiles): Current.Import per phase and Power.Active.Import show what it draws, Current.Offered and
+Power.Offered what the charger allows.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ SUPPORTED_MEASURANDS = frozenset(
         "Power.Active.Import",
         "Current.Import",
         "Current.Offered",
+        "Power.Offered",
         "Voltage",
         "SoC",
     }
@@ -43,6 +49,10 @@ class Ev:
         return cls(capacity_wh, max_power_w, capacity_wh * rng.randint(10, 60) * 10)
 
     @property
+    def phases(self) -> int:
+        return 3 if self.max_power_w > 7_400 else 1
+
+    @property
     def soc_percent(self) -> int:
         return min(100, self.soc_mwh // (self.capacity_wh * 10))
 
@@ -62,6 +72,8 @@ class Meter:
     voltage_v: int = NOMINAL_VOLTAGE_V
     ev: Ev | None = None
     power_w: int = 0
+    offered_w: float | None = None  # None: whatever the car takes, up to the hardware's 32 A
+    offered_phases: int = 3
     _updated: float = field(default_factory=time.monotonic)
 
     @classmethod
@@ -74,11 +86,24 @@ class Meter:
 
     def plug(self, ev: Ev) -> None:
         self.advance()
-        self.ev, self.power_w = ev, ev.accepted_power_w()
+        self.ev = ev
+        self.power_w = self._drawn_w()
 
     def unplug(self) -> None:
         self.advance()
         self.ev, self.power_w = None, 0
+
+    def offer(self, power_w: float | None, phases: int = 3) -> None:
+        """Limit what the car may draw from now on (0 pauses it; None lifts the limit)."""
+        self.advance()
+        self.offered_w, self.offered_phases = power_w, phases
+        self.power_w = self._drawn_w()
+
+    def _drawn_w(self) -> int:
+        if self.ev is None:
+            return 0
+        accepted = self.ev.accepted_power_w()
+        return accepted if self.offered_w is None else min(accepted, int(self.offered_w))
 
     def advance(self) -> None:
         """Account for the energy delivered since the last call, at the power drawn meanwhile."""
@@ -88,10 +113,18 @@ class Meter:
         self.register_mwh += delivered_mwh
         if self.ev is not None:
             self.ev.soc_mwh = min(self.ev.soc_mwh + delivered_mwh, self.ev.capacity_wh * 1000)
-            self.power_w = self.ev.accepted_power_w()
+            self.power_w = self._drawn_w()
 
     def phases(self) -> tuple[str, ...]:
-        return PHASES if self.ev is None or self.ev.max_power_w > 7_400 else PHASES[:1]
+        """The phases the car draws on: its own, fewer when the charging profile says so."""
+        if self.ev is None:
+            return PHASES
+        return PHASES[: min(self.ev.phases, self.offered_phases)]
+
+    def offered_current_a(self) -> float:
+        if self.offered_w is None:
+            return MAX_CURRENT_A
+        return min(self.offered_w / (NOMINAL_VOLTAGE_V * len(self.phases())), MAX_CURRENT_A)
 
     def sampled_values(self, measurands: list[str], context: str) -> list[dict[str, Any]]:
         """Return 1.6 sampledValue entries for the measurands asked for (MeterValuesSampledData)."""
@@ -122,7 +155,10 @@ class Meter:
                 for phase in phases:
                     add(measurand, f"{current_a:.1f}", "A", phase=phase)
             elif measurand == "Current.Offered":
-                add(measurand, str(MAX_CURRENT_A), "A")
+                add(measurand, f"{self.offered_current_a():.1f}", "A")
+            elif measurand == "Power.Offered":
+                offered_w = self.offered_current_a() * NOMINAL_VOLTAGE_V * len(phases)
+                add(measurand, str(int(offered_w)), "W")
             elif measurand == "Voltage":
                 for phase in phases:
                     add(measurand, str(self.voltage_v), "V", phase=f"{phase}-N")
