@@ -6,3 +6,6 @@ from django.apps import AppConfig
 class EnergyConfig(AppConfig):
     name = "energy"
     verbose_name = "Energy management"
+
+    def ready(self) -> None:
+        from energy import receivers  # noqa: F401  (connects them)

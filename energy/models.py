@@ -225,7 +225,12 @@ class AllocationStatus(models.TextChoices):
 class Allocation(models.Model):
     """The current per EVSE of a charger: what the balancer wants, and what the charger last accepted.
 
-    A charger that refuses keeps `applied_amps`, and the balancer counts it at that value."""
+    An EVSE with a session gets its share as a TxProfile (`applied_amps` once accepted); an idle one a
+    TxDefaultProfile (`default_amps`) holding what the next car may draw before the balancer hears of
+    it, so that a car starting never takes more than is free. A charger that refuses keeps its last
+    accepted limit and is counted at it. The row of EVSE 0 is the charger as a whole: `amps` its
+    TxDefaultProfile for EVSEs without their own, `default_amps` that as accepted, `applied_amps` the
+    charger maximum (ChargePointMaxProfile / ChargingStationMaxProfile) as accepted."""
 
     station = models.ForeignKey("stations.Station", on_delete=models.CASCADE, related_name="allocations")
     evse_id = models.PositiveSmallIntegerField(help_text="1.6: the connector id.")
@@ -234,7 +239,19 @@ class Allocation(models.Model):
     )
     amps = models.DecimalField(**AMPS, help_text="Allocated per phase; 0: paused.")
     applied_amps = models.DecimalField(
-        **AMPS, null=True, blank=True, help_text="The limit the charger last accepted. Empty: unknown."
+        **AMPS, null=True, blank=True, help_text="The session limit the charger last accepted. Empty: none."
+    )
+    default_amps = models.DecimalField(
+        **AMPS,
+        null=True,
+        blank=True,
+        help_text="The EVSE's default limit (TxDefaultProfile) the charger last accepted. Empty: unknown.",
+    )
+    wanted_amps = models.DecimalField(
+        **AMPS, null=True, blank=True, help_text="What the car was seen to want, when less than offered."
+    )
+    measured_amps = models.DecimalField(
+        **AMPS, null=True, blank=True, help_text="The highest phase current last measured."
     )
     reason = models.CharField(max_length=300, blank=True)
     status = models.CharField(

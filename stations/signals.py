@@ -6,3 +6,12 @@ from django.dispatch import Signal
 
 # session_id: the ChargingSession primary key
 session_ended = Signal()
+# session_id, station_id: a session opened with its start known (a repeated start sends nothing)
+session_started = Signal()
+# station_id: the charger's socket closed, or it was marked offline after a silence
+station_disconnected = Signal()
+# station_id: the charger booted and its registration is accepted (BootNotification)
+station_booted = Signal()
+# station_id, evse_id, session_id, current_a (Decimal: the highest phase's Current.Import in the
+# message), sampled_at: a meter reading of a session that measured the current
+meter_sampled = Signal()

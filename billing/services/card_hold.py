@@ -3,9 +3,12 @@ price captured at the end (the rest released), and a stop when the running cost 
 
 Incremental authorization is not available under strong customer authentication, so the hold is sized
 in advance (CSMS_CARD_HOLD_AMOUNT) and a job stops a session whose cost comes within
-CSMS_CARD_HOLD_MARGIN of it. The charger is asked to start with a one-off id tag, PAY-<payment id>,
-owned by the driver: the session it starts carries that tag, which is how billing finds the payment
-(stations knows nothing of payments).
+CSMS_CARD_HOLD_MARGIN of it (a guest's earlier: see GUEST_LOOKAHEAD). The charger is asked to start
+with a one-off id tag, PAY-<payment id>, owned by the driver (by nobody for a guest): the session it
+starts carries that tag, which is how billing finds the payment (stations knows nothing of payments).
+
+Paying without an account, following the session by a signed link and its stop button are in
+card_hold_guest.py.
 """
 
 from __future__ import annotations
@@ -51,16 +54,24 @@ class HoldNotFound(PaymentError):
     """No card payment of this driver with that reference."""
 
 
-def card_hold_start(*, station: Station, evse_id: int, user: User) -> tuple[Payment, str]:
-    """Open a hold for a session at this connector; returns it and the secret the browser confirms with."""
+def card_hold_start(
+    *, station: Station, evse_id: int, user: User | None, guest_email: str = ""
+) -> tuple[Payment, str]:
+    """Open a hold for a session at this connector; returns it and the secret the browser confirms with.
+
+    A driver without an account (no user) gives the address their receipt goes to; their hold has no
+    provider customer, as nothing is ever charged to their card again."""
+    if user is None and not guest_email:
+        raise ValueError("A hold is for a driver or for a guest's email address.")
     offer = card_hold_offer(station=station, evse_id=evse_id, user=user, at=timezone.now())
     if offer.unavailable or offer.preview is None:
         raise HoldNotOffered(offer.unavailable)
-    customer = customer_get_or_create(user=user)
+    customer = customer_get_or_create(user=user) if user is not None else None
     payment = Payment.objects.create(
         method=PaymentMethodKind.CARD_HOLD,
         status=PaymentStatus.PENDING,
         user=user,
+        guest_email=guest_email if user is None else "",
         currency=offer.preview.currency,
         amount_authorized=offer.hold_amount,
         station=station,
@@ -70,7 +81,7 @@ def card_hold_start(*, station: Station, evse_id: int, user: User) -> tuple[Paym
         amount=offer.hold_amount,
         currency=offer.preview.currency,
         idempotency_key=f"payment:{payment.pk}:hold",
-        customer_id=customer.provider_customer_id,
+        customer_id=customer.provider_customer_id if customer is not None else None,
         description=f"Charging at {station.identity}, connector {evse_id}",
         metadata={"payment": str(payment.pk), "station": station.identity, "evse": str(evse_id)},
     )
@@ -85,16 +96,21 @@ def card_hold_client_secret(*, payment: Payment) -> str:
 
 
 def card_hold_confirm(*, provider_reference: str, user: User) -> Payment:
-    """The driver is back from authorizing: check the hold with the provider, then start the session.
-
-    Nothing the browser says is trusted: only a PaymentIntent the provider reports as held
-    (requires_capture) starts the charger."""
+    """The driver is back from authorizing: check their hold with the provider, then start the session."""
     payment = Payment.objects.filter(
         provider_reference=provider_reference, method=PaymentMethodKind.CARD_HOLD, user=user
     ).first()
     if payment is None:
         raise HoldNotFound("No such card payment.")
-    payment = payment_record(payment, gateway_required().payment_retrieve(provider_reference))
+    return card_hold_check(payment=payment)
+
+
+def card_hold_check(*, payment: Payment) -> Payment:
+    """Record the hold as the provider has it, and start the session once it is held.
+
+    Nothing the browser says is trusted: only a PaymentIntent the provider reports as held
+    (requires_capture) starts the charger."""
+    payment = payment_record(payment, gateway_required().payment_retrieve(payment.provider_reference or ""))
     if payment.status == PaymentStatus.AUTHORIZED:
         payment = card_hold_session_start(payment_id=payment.pk)
     return payment
@@ -263,7 +279,28 @@ def card_hold_rest_note(*, hold: Payment, note: str) -> None:
 
 
 # --- the watch job ---------------------------------------------------------------------------------
-def _holds_to_stop(now: datetime) -> list[tuple[Payment, ChargingSession, Decimal]]:
+# A guest (no account, no saved card) can never be charged beyond the hold, so their session is stopped
+# early enough for what it may still cost until the charger has stopped (this job's next run, the
+# charger's answer, meter values not yet sent): GUEST_LOOKAHEAD more at its pace over GUEST_PACE_WINDOW.
+GUEST_PACE_WINDOW = timedelta(minutes=10)
+GUEST_LOOKAHEAD = timedelta(minutes=5)
+
+
+def card_hold_pace_reserve(*, session: ChargingSession, now: datetime, gross: Decimal) -> Decimal:
+    """What the open session would cost in GUEST_LOOKAHEAD more at its pace over the last
+    GUEST_PACE_WINDOW (`gross`: its cost so far at `now`)."""
+    if session.started_at is None:
+        return Decimal(0)
+    since = max(now - GUEST_PACE_WINDOW, session.started_at)
+    window_s = Decimal(str((now - since).total_seconds()))
+    if window_s <= 0:
+        return Decimal(0)
+    earlier = session_cost_so_far(session=session, at=since)
+    spent = gross - (earlier.gross if earlier is not None else Decimal(0))
+    return max(spent, Decimal(0)) * Decimal(int(GUEST_LOOKAHEAD.total_seconds())) / window_s
+
+
+def _holds_to_stop(now: datetime) -> list[tuple[Payment, ChargingSession, str]]:
     margin = Decimal(settings.CSMS_CARD_HOLD_MARGIN)
     due = Payment.objects.filter(
         method=PaymentMethodKind.CARD_HOLD, status=PaymentStatus.AUTHORIZED, id_token__isnull=False
@@ -280,17 +317,27 @@ def _holds_to_stop(now: datetime) -> list[tuple[Payment, ChargingSession, Decima
             continue
         card_hold_session(payment=payment)
         cost = session_cost_so_far(session=session, at=now)
-        if cost is not None and cost.gross >= payment.amount_authorized - margin:
-            found.append((payment, session, cost.gross))
+        if cost is None:
+            continue
+        currency, hold = payment.currency, payment.amount_authorized
+        shown = f"The cost ({money_round(cost.gross, currency)} {currency})"
+        held = f"the hold of {money_round(hold, currency)} {currency}"
+        if cost.gross >= hold - margin:
+            found.append((payment, session, f"{shown} reached {held}"))
+        elif payment.user_id is None and (  # a guest: nothing above the hold can be charged later
+            cost.gross + card_hold_pace_reserve(session=session, now=now, gross=cost.gross) >= hold - margin
+        ):
+            found.append((payment, session, f"{shown} would pass {held} at its pace"))
     return found
 
 
 def card_holds_stop_at_limit(*, now: datetime | None = None) -> int:
-    """Ask chargers to stop card-paid sessions whose cost has reached their hold; return how many
-    accepted. Each payment is marked before its call, so an overlapping run does not ask again."""
+    """Ask chargers to stop card-paid sessions whose cost has reached their hold (a guest's before it
+    would pass it); return how many accepted. Each payment is marked before its call, so an
+    overlapping run does not ask again."""
     now = now or timezone.now()
     accepted = 0
-    for payment, session, gross in _holds_to_stop(now):
+    for payment, session, why in _holds_to_stop(now):
         claimed = (
             Payment.objects.filter(pk=payment.pk)
             .filter(Q(stop_requested_at__isnull=True) | Q(stop_requested_at__lte=now - STOP_RETRY))
@@ -300,12 +347,7 @@ def card_holds_stop_at_limit(*, now: datetime | None = None) -> int:
             continue
         outcome = session_stop_remotely(session=session, requested_by=f"card payment {payment.pk} hold")
         accepted += outcome.accepted
-        currency = payment.currency
-        reason = (
-            f"The cost ({money_round(gross, currency)} {currency}) reached the hold of "
-            f"{money_round(payment.amount_authorized, currency)} {currency}: {outcome.message}"
-        )
-        Payment.objects.filter(pk=payment.pk).update(stop_outcome=reason[:200])
+        Payment.objects.filter(pk=payment.pk).update(stop_outcome=f"{why}: {outcome.message}"[:200])
     return accepted
 
 

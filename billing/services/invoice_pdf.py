@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.utils import timezone
 from fpdf import FPDF
 
+from billing.guest_selectors import guest_email_for_session
 from billing.models import Invoice
 from stations.services.access import site_zone
 
@@ -73,6 +74,8 @@ def document_facts(invoice: Invoice) -> list[tuple[str, str]]:
         facts.append(("Customer", invoice.customer_organization.name))
     if invoice.user is not None:
         facts.append(("Driver", invoice.user.email or invoice.user.get_username()))
+    elif invoice.customer_organization is None and (guest := guest_email_for_session(invoice.session_id)):
+        facts.append(("Customer", guest))  # paid at the charger without an account
     if invoice.credit_for is not None:
         facts.append(("Credits", invoice.credit_for.code))
     session = invoice.session

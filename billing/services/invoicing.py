@@ -22,6 +22,7 @@ from django.utils import timezone
 from accounts.domain import ROLES_MANAGING
 from accounts.models import Organization, OrganizationKind
 from billing.domain import InvoiceKind, InvoiceStatus, PaymentStatus
+from billing.guest_selectors import guest_email_for_session
 from billing.models import Invoice, InvoiceSeries, Payment, SessionPrice
 from billing.services.invoice_pdf import document_facts, invoice_pdf_render
 from stations.models import ChargingSession
@@ -323,6 +324,8 @@ def invoice_recipients(invoice: Invoice) -> list[str]:
     """Who gets the document: the driver, or for a fleet's statement its owners and managers."""
     if invoice.user is not None and invoice.user.email:
         return [invoice.user.email]
+    if invoice.user is None and (guest_email := guest_email_for_session(invoice.session_id)):
+        return [guest_email]  # paid at the charger without an account
     if invoice.kind == InvoiceKind.STATEMENT and invoice.customer_organization is not None:
         members = invoice.customer_organization.memberships.filter(role__in=list(ROLES_MANAGING))
         return sorted({m.user.email for m in members.select_related("user") if m.user.email})

@@ -89,6 +89,15 @@ def group_committer(loop: asyncio.AbstractEventLoop) -> GroupCommitter:
     )
 
 
+_gateway_loop: asyncio.AbstractEventLoop | None = None
+
+
+def gateway_loop() -> asyncio.AbstractEventLoop | None:
+    """The event loop holding this process's charger sockets, once one has connected. Without Redis
+    the channel layer lives in this loop only, so work that calls chargers from here must run in it."""
+    return _gateway_loop
+
+
 class ChargePointConsumer(AsyncWebsocketConsumer):
     adapter: ProtocolAdapter | None = None
     in_flight: dict[str, Any] | None = None
@@ -122,6 +131,8 @@ class ChargePointConsumer(AsyncWebsocketConsumer):
             identity=self.identity, station_id=admitted.station_id, accepted=admitted.accepted
         )
         self.committer = group_committer(asyncio.get_running_loop())
+        global _gateway_loop
+        _gateway_loop = asyncio.get_running_loop()
         if admitted.replaced_channel:
             await self.channel_layer.send(admitted.replaced_channel, {"type": "ocpp.replaced"})
         await self.accept(adapter_cls.subprotocol)

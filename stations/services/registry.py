@@ -19,6 +19,7 @@ from stations.credentials import password_hash, password_matches, password_valid
 from stations.domain import BootDecision, ConnectorStatus, RegistrationStatus, StationInfo
 from stations.models import Connector, Site, Station, StatusChange
 from stations.services.bulk import row_update, row_update_latest, rows_insert
+from stations.signals import station_booted, station_disconnected
 
 
 class Admission(enum.Enum):
@@ -122,11 +123,14 @@ def station_connection_open(
 
 def station_disconnect(*, station_id: int, channel_name: str) -> bool:
     """Mark the charger offline, unless a newer connection has taken over."""
-    return bool(
+    disconnected = bool(
         Station.objects.filter(pk=station_id, channel_name=channel_name).update(
             is_online=False, channel_name=""
         )
     )
+    if disconnected:
+        transaction.on_commit(lambda: station_disconnected.send(sender=Station, station_id=station_id))
+    return disconnected
 
 
 def station_seen(*, station_id: int, at: datetime | None = None) -> None:
@@ -148,6 +152,8 @@ def station_boot(*, station_id: int, info: StationInfo) -> BootDecision:
     status = RegistrationStatus(station.registration_status)
     # A Pending or Rejected charger retries its boot after `interval`: keep that short.
     interval = station_heartbeat_interval(station) if status == RegistrationStatus.ACCEPTED else 60
+    if status == RegistrationStatus.ACCEPTED:
+        transaction.on_commit(lambda: station_booted.send(sender=Station, station_id=station_id))
     return BootDecision(status=status, interval_s=interval, current_time=now)
 
 
@@ -163,7 +169,12 @@ def station_mark_offline_overdue(*, now: datetime | None = None) -> int:
         if station.last_seen_at is None
         or (now - station.last_seen_at).total_seconds() > station_heartbeat_interval(station) + grace
     ]
-    return Station.objects.filter(pk__in=overdue).update(is_online=False)
+    marked = Station.objects.filter(pk__in=overdue).update(is_online=False)
+    for station_id in overdue:
+        transaction.on_commit(
+            lambda station_id=station_id: station_disconnected.send(sender=Station, station_id=station_id)
+        )
+    return marked
 
 
 def connector_get_or_create(*, station_id: int, evse_id: int, connector_id: int = 1) -> Connector:

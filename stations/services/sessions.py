@@ -21,7 +21,7 @@ from stations.models import ChargingSession, MeterSample
 from stations.services.access import access_authorize
 from stations.services.bulk import row_update_latest, rows_insert
 from stations.services.registry import connector_get_or_create
-from stations.signals import session_ended
+from stations.signals import meter_sampled, session_ended, session_started
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,16 @@ def session_start(
     if external_id is None:  # the charger takes our id as its transaction id (1.6)
         session.external_id = str(session.pk)
         session.save(update_fields=["external_id"])
+    if started_at is not None:
+        _session_started_announce(session)
     return SessionOutcome(session, authorization)
+
+
+def _session_started_announce(session: ChargingSession) -> None:
+    session_id, station_id = session.pk, session.station_id
+    transaction.on_commit(
+        lambda: session_started.send(sender=ChargingSession, session_id=session_id, station_id=station_id)
+    )
 
 
 def _session_start_complete(
@@ -157,6 +166,7 @@ def _session_start_complete(
         authorization = _authorize_for_session(station_id=session.station_id, id_tag=id_tag, at=started_at)
         _session_token_set(session, id_tag, authorization)
     session.save()
+    _session_started_announce(session)
 
 
 def _session_token_set(session: ChargingSession, id_tag: str, authorization: Authorization) -> None:
@@ -238,6 +248,20 @@ def session_meter_record(
     if session_id is not None and register_wh is not None:
         row_update_latest(
             ChargingSession, session_id, {"meter_last_wh": register_wh}, where_null="stopped_at"
+        )
+    currents = [s for s in reading.samples if s.measurand == "Current.Import" and s.phase != "N"]
+    if session_id is not None and currents:
+        latest = max(s.sampled_at for s in currents)
+        current_a = max(s.value for s in currents if s.sampled_at == latest)
+        transaction.on_commit(
+            lambda: meter_sampled.send(
+                sender=MeterSample,
+                station_id=station_id,
+                evse_id=evse_id,
+                session_id=session_id,
+                current_a=current_a,
+                sampled_at=latest,
+            )
         )
 
 
