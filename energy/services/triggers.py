@@ -110,7 +110,11 @@ def _later_in_loop(loop: asyncio.AbstractEventLoop, site_id: int) -> None:
     if loop not in _safety_nets:
         _safety_nets.add(loop)
         _spawn(loop, _safety_net())
-    loop.call_later(DEBOUNCE_S, _spawn, loop, site_rebalance_debounced_async(site_id=site_id))
+    loop.call_later(DEBOUNCE_S, _rebalance_in_loop, loop, site_id)
+
+
+def _rebalance_in_loop(loop: asyncio.AbstractEventLoop, site_id: int) -> None:
+    _spawn(loop, site_rebalance_debounced_async(site_id=site_id))
 
 
 async def _safety_net() -> None:
