@@ -24,11 +24,16 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from accounts.domain import ROLES_MANAGING
+from billing.domain import InvoiceKind, InvoiceStatus
 from billing.invoicing_selectors import REVENUE_COLUMNS, revenue_by_site
 from billing.invoicing_views import pdf_response
 from billing.models import Invoice, InvoiceSeries, SessionPrice
+from billing.payments.base import PaymentError
 from billing.services.invoice_pdf import document_facts
-from billing.services.invoicing import credit_note_issue, invoice_email
+from billing.services.invoicing import invoice_email
+from billing.services.invoicing_card import invoice_charge_saved_card
+from billing.services.invoicing_credit import credit_note_issue
+from billing.services.invoicing_settle import PAYABLE, invoice_mark_paid
 from csms.tenancy_admin import ReadOnlyMixin, TenantAdmin, may_act, related_only, scoped
 
 CSS = {"all": ["admin/csms.css"]}
@@ -42,6 +47,18 @@ class CreditNoteForm(forms.Form):
     token = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)
 
 
+class MarkPaidForm(forms.Form):
+    reference = forms.CharField(
+        max_length=100, help_text="How it was paid, as the bank statement shows it (a transfer's reference)."
+    )
+    paid_on = forms.DateField(
+        label="Paid on",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Empty: today.",
+    )
+
+
 class ReportForm(forms.Form):
     start = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(label="To (inclusive)", widget=forms.DateInput(attrs={"type": "date"}))
@@ -51,6 +68,10 @@ class ReportForm(forms.Form):
         if data.get("start") and data.get("end") and data["end"] < data["start"]:
             raise ValidationError("The period ends before it starts.")
         return data
+
+
+def _message(error: Exception) -> str:
+    return " ".join(error.messages) if isinstance(error, ValidationError) else str(error)
 
 
 def period_bounds(start: date, end: date) -> tuple[datetime, datetime]:
@@ -71,7 +92,7 @@ class InvoiceAdmin(ReadOnlyMixin, TenantAdmin):
     search_fields = ["code", "user__email", "customer_organization__name"]
     date_hierarchy = "issued_at"
     list_select_related = ["organization", "user", "customer_organization"]
-    actions = ["resend_email", "credit_note"]
+    actions = ["resend_email", "credit_note", "charge_saved_card"]
     readonly_fields = ["document_links"]
     fields = [
         "document_links",
@@ -83,6 +104,7 @@ class InvoiceAdmin(ReadOnlyMixin, TenantAdmin):
         "customer_organization",
         "session",
         "credit_for",
+        "reverses",
         "issued_at",
         "period_start",
         "period_end",
@@ -90,6 +112,8 @@ class InvoiceAdmin(ReadOnlyMixin, TenantAdmin):
         "net",
         "tax",
         "gross",
+        "paid_at",
+        "payment_reference",
         "emailed_at",
     ]
 
@@ -116,11 +140,17 @@ class InvoiceAdmin(ReadOnlyMixin, TenantAdmin):
             reverse("admin:billing_invoice_document", args=[invoice.pk]),
             reverse("admin:billing_invoice_pdf", args=[invoice.pk]),
         )
-        if invoice.kind != "credit_note":
+        if invoice.kind != InvoiceKind.CREDIT_NOTE:
             links = format_html(
                 '{} · <a href="{}">Issue a credit note</a>',
                 links,
                 reverse("admin:billing_invoice_credit_note", args=[invoice.pk]),
+            )
+        if invoice.status == InvoiceStatus.OPEN and invoice.kind in PAYABLE:
+            links = format_html(
+                '{} · <a href="{}">Mark as paid</a>',
+                links,
+                reverse("admin:billing_invoice_mark_paid", args=[invoice.pk]),
             )
         return links
 
@@ -131,6 +161,7 @@ class InvoiceAdmin(ReadOnlyMixin, TenantAdmin):
             path("<int:pk>/document/", view(self.document_view), name="billing_invoice_document"),
             path("<int:pk>/pdf/", view(self.pdf_view), name="billing_invoice_pdf"),
             path("<int:pk>/credit-note/", view(self.credit_note_view), name="billing_invoice_credit_note"),
+            path("<int:pk>/mark-paid/", view(self.mark_paid_view), name="billing_invoice_mark_paid"),
             *super().get_urls(),
         ]
 
@@ -167,6 +198,52 @@ class InvoiceAdmin(ReadOnlyMixin, TenantAdmin):
             self.message_user(request, "Select exactly one document to credit.", messages.WARNING)
             return None
         return HttpResponseRedirect(reverse("admin:billing_invoice_credit_note", args=[queryset.get().pk]))
+
+    @admin.action(
+        description="Charge the driver's saved card for the selected open invoices", permissions=["manage"]
+    )
+    def charge_saved_card(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> None:
+        for invoice in scoped(queryset, request, roles=ROLES_MANAGING).order_by("pk"):
+            try:
+                payment = invoice_charge_saved_card(invoice=invoice)
+            except (ValidationError, PaymentError) as error:
+                self.message_user(request, f"{invoice.code}: {_message(error)}", messages.WARNING)
+                continue
+            invoice.refresh_from_db()
+            level = messages.SUCCESS if invoice.status == InvoiceStatus.PAID else messages.WARNING
+            outcome = "paid" if invoice.status == InvoiceStatus.PAID else payment.get_status_display().lower()
+            detail = f" ({payment.failure_message})" if payment.failure_message else ""
+            self.message_user(request, f"{invoice.code}: {outcome}{detail}.", level)
+
+    def mark_paid_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        invoice = self._get_visible(request, pk)
+        if not self.has_manage_permission(request, invoice):
+            raise PermissionDenied
+        form = MarkPaidForm(request.POST if request.method == "POST" else None)
+        if form.is_valid():
+            paid_on = form.cleaned_data["paid_on"]
+            zone = ZoneInfo(settings.TIME_ZONE)
+            try:
+                invoice_mark_paid(
+                    invoice=invoice,
+                    reference=form.cleaned_data["reference"],
+                    paid_at=datetime.combine(paid_on, time(12), tzinfo=zone) if paid_on else None,
+                )
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                self.message_user(request, f"{invoice.code} marked as paid.", messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:billing_invoice_change", args=[invoice.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": invoice,
+            "title": f"Mark {invoice.code} as paid",
+            "invoice": invoice,
+            "form": form,
+            "submit": "Mark as paid",
+        }
+        return TemplateResponse(request, "admin/billing/invoice/mark_paid_form.html", context)
 
     def credit_note_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         invoice = self._get_visible(request, pk)

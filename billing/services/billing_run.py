@@ -7,7 +7,6 @@ continues where it stopped: the price, the payment and the document are found, n
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -17,7 +16,12 @@ from django.utils import timezone
 from accounts.models import Organization, OrganizationKind
 from billing.domain import PaymentStatus
 from billing.models import Invoice, Payment, SavedPaymentMethod, SessionPrice
-from billing.services.invoicing import invoice_for_session, invoice_issue_for_session, statement_issue
+from billing.services.invoicing import (
+    invoice_for_session,
+    invoice_issue_for_session,
+    invoice_issue_split_for_session,
+)
+from billing.services.invoicing_statements import statement_issue
 from stations.models import ChargingSession
 
 # Payment retries: after 1 h, 2 h, 4 h, ... then give up and leave an open invoice for the driver.
@@ -158,7 +162,7 @@ def _bill_above_hold(price: SessionPrice, hold: Payment) -> Invoice:
     if charge is not None and charge.status == PaymentStatus.CAPTURED:
         card_hold_rest_note(hold=hold, note=f"Cost above the hold: {shown} charged to the saved card.")
         return _issue_and_mail(price)
-    receipt, invoice = _issue_split(price, paid=hold.amount_captured)
+    receipt, invoice = invoice_issue_split_for_session(session_price=price, paid=hold.amount_captured)
     card_hold_rest_note(hold=hold, note=f"Cost above the hold: {shown} left open on {invoice.code}.")
     for document in (receipt, invoice):
         if document.emailed_at is None:
@@ -169,60 +173,6 @@ def _bill_above_hold(price: SessionPrice, hold: Payment) -> Invoice:
                 lambda document_id=document_id: invoice_email_task.delay(invoice_id=document_id)
             )
     return receipt
-
-
-def _issue_split(price: SessionPrice, *, paid: Decimal) -> tuple[Invoice, Invoice]:
-    """Issue a paid receipt for the part of the price the hold covered and an open invoice for the rest
-    (once each); tax is split in proportion, each document's lines end with what the other covers."""
-    from billing.domain import InvoiceKind, InvoiceStatus
-    from billing.services.invoicing import _fleet_of, _issue, _price_lines, session_issuer
-    from billing.services.pricing import money_round
-
-    session = price.session
-    net_paid = money_round(price.net * paid / price.gross, price.currency)
-    common = {
-        "organization": session_issuer(session),
-        "session": session,
-        "user": session.id_token.owner if session.id_token else None,
-        "customer_organization": _fleet_of(session),
-        "period_start": session.started_at,
-        "period_end": session.stopped_at,
-        "currency": price.currency,
-    }
-    with transaction.atomic():
-        SessionPrice.objects.select_for_update().filter(pk=price.pk).get()  # one pair per session
-        documents = Invoice.objects.filter(session=session, credit_for__isnull=True)
-        receipt = documents.filter(kind=InvoiceKind.RECEIPT).first()
-        if receipt is None:
-            receipt = _issue(
-                kind=InvoiceKind.RECEIPT,
-                net=net_paid,
-                tax=paid - net_paid,
-                gross=paid,
-                lines=[*_price_lines(price), _line("Left to pay on an invoice", paid - price.gross)],
-                status=InvoiceStatus.PAID,
-                **common,
-            )
-            Payment.objects.filter(
-                session=session, status=PaymentStatus.CAPTURED, invoice__isnull=True
-            ).update(invoice=receipt)
-        invoice = documents.filter(kind=InvoiceKind.INVOICE).first()
-        if invoice is None:
-            invoice = _issue(
-                kind=InvoiceKind.INVOICE,
-                net=price.net - net_paid,
-                tax=price.tax - (paid - net_paid),
-                gross=price.gross - paid,
-                lines=[*_price_lines(price), _line(f"Paid by card at the charger ({receipt.code})", -paid)],
-                status=InvoiceStatus.OPEN,
-                **common,
-            )
-    return receipt, invoice
-
-
-def _line(description: str, amount: Decimal) -> dict[str, str]:
-    money = str(amount.quantize(Decimal("0.01")))
-    return {"description": description, "quantity": "1", "unit": "", "unit_price": money, "amount": money}
 
 
 def payments_due(*, now: datetime | None = None) -> list[int]:

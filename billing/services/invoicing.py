@@ -1,4 +1,7 @@
-"""Receipts, invoices, credit notes and monthly statements: numbered without gaps, issued once.
+"""Receipts and invoices of sessions: numbered without gaps, issued once; documents as PDF and mail.
+
+Credit notes are in invoicing_credit.py, fleets' statements in invoicing_statements.py, what pays an
+invoice in invoicing_settle.py.
 
 A document's number is taken from its series row, locked with SELECT ... FOR UPDATE, in the same
 transaction that creates the document: a failed issue rolls the number back with it, so a series
@@ -7,24 +10,22 @@ has no gaps, and two issues at once queue on the row instead of taking the same 
 
 from __future__ import annotations
 
-from collections import defaultdict
-from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from accounts.domain import ROLES_MANAGING
-from accounts.models import Organization, OrganizationKind
+from accounts.models import Organization
 from billing.domain import InvoiceKind, InvoiceStatus, PaymentStatus
 from billing.guest_selectors import guest_email_for_session
 from billing.models import Invoice, InvoiceSeries, Payment, SessionPrice
 from billing.services.invoice_pdf import document_facts, invoice_pdf_render
+from billing.services.pricing import money_round
 from stations.models import ChargingSession
 
 # The default prefix of each kind's series; the organization's id keeps codes unique across them.
@@ -36,6 +37,8 @@ PREFIXES = {
 }
 NUMBER_DIGITS = 6
 CENT = Decimal("0.01")
+# A payment in these states has the money (refunds are credited by credit notes, not here).
+PAID_STATUSES = (PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED)
 
 
 def invoice_series_next(*, organization: Organization, kind: InvoiceKind) -> tuple[InvoiceSeries, int]:
@@ -61,8 +64,8 @@ def _code(series: InvoiceSeries, number: int) -> str:
     return f"{series.prefix}{number:0{NUMBER_DIGITS}d}"
 
 
-def _issue(*, organization: Organization, kind: InvoiceKind, **fields: Any) -> Invoice:
-    """Create a document with the next number of its series; run inside a transaction."""
+def invoice_create_numbered(*, organization: Organization, kind: InvoiceKind, **fields: Any) -> Invoice:
+    """Create a document with the next number of its series; run inside the issuing transaction."""
     series, number = invoice_series_next(organization=organization, kind=kind)
     invoice = Invoice(
         series=series,
@@ -77,14 +80,21 @@ def _issue(*, organization: Organization, kind: InvoiceKind, **fields: Any) -> I
     return invoice
 
 
-def _money(value: Decimal) -> str:
+def money_text(value: Decimal) -> str:
+    """An amount as a document's line prints it: two decimals."""
     return str(value.quantize(CENT, rounding=ROUND_HALF_UP))
 
 
 def _unit_price(value: Decimal) -> str:
     """At least the currency's 2 decimals, more where a price has them (0.3456 per kWh)."""
     value = value.normalize()
-    return str(value) if -value.as_tuple().exponent > 2 else _money(value)
+    return str(value) if -value.as_tuple().exponent > 2 else money_text(value)
+
+
+def document_line(description: str, amount: Decimal) -> dict[str, str]:
+    """A line of one item: a credit, what another document covers."""
+    money = money_text(amount)
+    return {"description": description, "quantity": "1", "unit": "", "unit_price": money, "amount": money}
 
 
 def _price_lines(price: SessionPrice) -> list[dict[str, str]]:
@@ -94,7 +104,7 @@ def _price_lines(price: SessionPrice) -> list[dict[str, str]]:
             "quantity": str(line.quantity.normalize()),
             "unit": line.unit,
             "unit_price": _unit_price(line.unit_price),
-            "amount": _money(line.amount),
+            "amount": money_text(line.amount),
         }
         for line in price.lines.all()
     ]
@@ -109,7 +119,8 @@ def session_issuer(session: ChargingSession) -> Organization:
 
 
 def session_paid_by_card(session: ChargingSession) -> bool:
-    return Payment.objects.filter(session=session, status=PaymentStatus.CAPTURED).exists()
+    """Whether a card paid for the session (refunded since or not: refunds are credit notes)."""
+    return Payment.objects.filter(session=session, status__in=PAID_STATUSES).exists()
 
 
 def invoice_for_session(session: ChargingSession) -> Invoice | None:
@@ -123,50 +134,120 @@ def invoice_for_session(session: ChargingSession) -> Invoice | None:
     )
 
 
-def invoice_issue_for_session(*, session_price: SessionPrice) -> Invoice:
-    """Issue the session's receipt (paid by card) or invoice (on account); once per session."""
-    session = (
+def invoice_payable_for_session(session: ChargingSession) -> Invoice | None:
+    """The document a payment of the session pays: its open invoice (the rest of a split, or a
+    session on account), else its receipt or invoice."""
+    open_invoice = (
+        Invoice.objects.filter(
+            session=session, kind=InvoiceKind.INVOICE, status=InvoiceStatus.OPEN, credit_for__isnull=True
+        )
+        .order_by("pk")
+        .first()
+    )
+    return open_invoice or invoice_for_session(session)
+
+
+def _session_fields(session: ChargingSession, price: SessionPrice) -> dict[str, Any]:
+    """What a session's receipt and invoice have in common."""
+    token = session.id_token
+    return {
+        "organization": session_issuer(session),
+        "session": session,
+        "user": token.owner if token else None,
+        "customer_organization": session_customer_organization(session),
+        "period_start": session.started_at,
+        "period_end": session.stopped_at,
+        "currency": price.currency,
+    }
+
+
+def _session_locked(session_price: SessionPrice) -> ChargingSession:
+    """Lock the session's price, which serializes issues for one session, and load the session."""
+    SessionPrice.objects.select_for_update().filter(pk=session_price.pk).get()
+    return (
         ChargingSession.objects.select_related("station__site__organization", "id_token__owner")
         .filter(pk=session_price.session_id)
         .get()
     )
-    if (existing := invoice_for_session(session)) is not None:
+
+
+def invoice_issue_for_session(*, session_price: SessionPrice) -> Invoice:
+    """Issue the session's receipt (paid by card) or invoice (on account); once per session."""
+    if (existing := invoice_for_session(session_price.session)) is not None:
         return existing
-    paid = session_paid_by_card(session)
-    token = session.id_token
     try:
         with transaction.atomic():
-            # Serializes issues for one session: the second finds the first's document.
-            SessionPrice.objects.select_for_update().filter(pk=session_price.pk).get()
+            session = _session_locked(session_price)
             if (existing := invoice_for_session(session)) is not None:
-                return existing
-            invoice = _issue(
-                organization=session_issuer(session),
+                return existing  # the concurrent issue that held the lock issued it
+            paid = session_paid_by_card(session)
+            invoice = invoice_create_numbered(
                 kind=InvoiceKind.RECEIPT if paid else InvoiceKind.INVOICE,
-                session=session,
-                user=token.owner if token else None,
-                customer_organization=_fleet_of(session),
-                period_start=session.started_at,
-                period_end=session.stopped_at,
-                currency=session_price.currency,
                 net=session_price.net,
                 tax=session_price.tax,
                 gross=session_price.gross,
                 lines=_price_lines(session_price),
                 status=InvoiceStatus.PAID if paid else InvoiceStatus.OPEN,
+                paid_at=timezone.now() if paid else None,
+                **_session_fields(session, session_price),
             )
-            Payment.objects.filter(
-                session=session, status=PaymentStatus.CAPTURED, invoice__isnull=True
-            ).update(invoice=invoice)
+            _payments_link(session, invoice)
             return invoice
     except IntegrityError:
         # Another worker issued it between the check and the insert (the per-session constraint).
-        if (existing := invoice_for_session(session)) is not None:
+        if (existing := invoice_for_session(session_price.session)) is not None:
             return existing
         raise
 
 
-def _fleet_of(session: ChargingSession) -> Organization | None:
+def invoice_issue_split_for_session(*, session_price: SessionPrice, paid: Decimal) -> tuple[Invoice, Invoice]:
+    """Issue a paid receipt for the part of the price a card hold covered and an open invoice for
+    the rest (once each); tax is split in proportion, each document's lines end with what the other
+    covers. Paying the invoice later closes it (invoicing_settle.py)."""
+    price = session_price
+    net_paid = money_round(price.net * paid / price.gross, price.currency)
+    with transaction.atomic():
+        session = _session_locked(price)
+        common = _session_fields(session, price)
+        documents = Invoice.objects.filter(session=session, credit_for__isnull=True)
+        receipt = documents.filter(kind=InvoiceKind.RECEIPT).first()
+        if receipt is None:
+            receipt = invoice_create_numbered(
+                kind=InvoiceKind.RECEIPT,
+                net=net_paid,
+                tax=paid - net_paid,
+                gross=paid,
+                lines=[*_price_lines(price), document_line("Left to pay on an invoice", paid - price.gross)],
+                status=InvoiceStatus.PAID,
+                paid_at=timezone.now(),
+                **common,
+            )
+            _payments_link(session, receipt)
+        invoice = documents.filter(kind=InvoiceKind.INVOICE).first()
+        if invoice is None:
+            invoice = invoice_create_numbered(
+                kind=InvoiceKind.INVOICE,
+                net=price.net - net_paid,
+                tax=price.tax - (paid - net_paid),
+                gross=price.gross - paid,
+                lines=[
+                    *_price_lines(price),
+                    document_line(f"Paid by card at the charger ({receipt.code})", -paid),
+                ],
+                status=InvoiceStatus.OPEN,
+                **common,
+            )
+    return receipt, invoice
+
+
+def _payments_link(session: ChargingSession, document: Invoice) -> None:
+    """Link the session's captured payments that wait for their document (the hold, the saved card)."""
+    Payment.objects.filter(session=session, status__in=PAID_STATUSES, invoice__isnull=True).update(
+        invoice=document
+    )
+
+
+def session_customer_organization(session: ChargingSession) -> Organization | None:
     """The organization that answers for the session's card: the one that issued it (a fleet, a
     property's resident cards, another operator's), unless it is the site's own operator."""
     token = session.id_token
@@ -175,144 +256,6 @@ def _fleet_of(session: ChargingSession) -> Organization | None:
     if token.organization_id == session.station.site.organization_id:
         return None
     return token.organization
-
-
-def credit_note_for_key(idempotency_key: str) -> Invoice | None:
-    """The credit note issued under `idempotency_key` (a provider's refund id, a staff action's id)."""
-    return (
-        Invoice.objects.filter(kind=InvoiceKind.CREDIT_NOTE, idempotency_key=idempotency_key)
-        .order_by("pk")
-        .first()
-    )
-
-
-def credit_note_issue(
-    *, invoice: Invoice, amount: Decimal, reason: str, idempotency_key: str | None = None
-) -> Invoice:
-    """Credit `amount` (gross, tax included) of an invoice or receipt; never more than is left of it.
-
-    Issued again with the same `idempotency_key`, it returns the note issued the first time."""
-    if invoice.kind not in (InvoiceKind.RECEIPT, InvoiceKind.INVOICE, InvoiceKind.STATEMENT):
-        raise ValidationError("Only invoices, receipts and statements can be credited.")
-    amount = Decimal(amount).quantize(CENT, rounding=ROUND_HALF_UP)
-    if amount <= 0:
-        raise ValidationError("The amount to credit must be positive.")
-    with transaction.atomic():
-        original = Invoice.objects.select_for_update().get(pk=invoice.pk)
-        # The original's lock queues a concurrent issue with the same key behind this one.
-        if idempotency_key and (issued := credit_note_for_key(idempotency_key)) is not None:
-            if issued.credit_for_id != original.pk:
-                raise ValidationError(f"The key {idempotency_key} credited another document.")
-            return issued
-        credited = -(original.credit_notes.aggregate(total=Sum("gross"))["total"] or Decimal(0))
-        left = original.gross - credited
-        if amount > left:
-            raise ValidationError(
-                f"Only {_money(left)} {original.currency} of {original.code} is left to credit."
-            )
-        tax = (amount * original.tax / original.gross).quantize(CENT, rounding=ROUND_HALF_UP)
-        # Amounts of a credit note are negative: sums over documents give what was billed.
-        return _issue(
-            organization=original.organization,
-            kind=InvoiceKind.CREDIT_NOTE,
-            session=original.session,
-            user=original.user,
-            customer_organization=original.customer_organization,
-            credit_for=original,
-            currency=original.currency,
-            net=-(amount - tax),
-            tax=-tax,
-            gross=-amount,
-            lines=[
-                {
-                    "description": f"Credit for {original.code}: {reason}",
-                    "quantity": "1",
-                    "unit": "",
-                    "unit_price": _money(-amount),
-                    "amount": _money(-amount),
-                }
-            ],
-            status=InvoiceStatus.OPEN,
-            idempotency_key=idempotency_key or None,
-        )
-
-
-def statement_issue(
-    *, organization: Organization, period_start: datetime, period_end: datetime
-) -> list[Invoice]:
-    """Issue a fleet's statements of the sessions its cards ended in [period_start, period_end).
-
-    One statement per operating organization and currency; issuing a period again returns the
-    statements already issued for it."""
-    if organization.kind != OrganizationKind.FLEET:
-        raise ValidationError("Statements are for fleet accounts.")
-    if period_end <= period_start:
-        raise ValidationError("The period must end after it starts.")
-    with transaction.atomic():
-        # Serializes statement runs for one fleet: the second finds the first's statements.
-        Organization.objects.select_for_update().filter(pk=organization.pk).get()
-        issued = list(
-            Invoice.objects.filter(
-                kind=InvoiceKind.STATEMENT,
-                customer_organization=organization,
-                period_start=period_start,
-                period_end=period_end,
-            ).order_by("pk")
-        )
-        if issued:
-            return issued
-        prices = (
-            SessionPrice.objects.filter(
-                session__id_token__organization=organization,
-                session__stopped_at__gte=period_start,
-                session__stopped_at__lt=period_end,
-            )
-            .select_related("session__station__site__organization")
-            .order_by("session__stopped_at", "session__pk")
-        )
-        groups: dict[tuple[int, str], list[SessionPrice]] = defaultdict(list)
-        for price in prices:
-            groups[(session_issuer(price.session).pk, price.currency)].append(price)
-        statements = []
-        for (issuer_id, currency), group in sorted(groups.items()):
-            invoices = {
-                invoice.session_id: invoice.code
-                for invoice in Invoice.objects.filter(
-                    session__in=[price.session for price in group],
-                    kind__in=[InvoiceKind.RECEIPT, InvoiceKind.INVOICE],
-                )
-            }
-            statements.append(
-                _issue(
-                    organization=Organization.objects.get(pk=issuer_id),
-                    kind=InvoiceKind.STATEMENT,
-                    customer_organization=organization,
-                    period_start=period_start,
-                    period_end=period_end,
-                    currency=currency,
-                    net=sum((price.net for price in group), Decimal(0)),
-                    tax=sum((price.tax for price in group), Decimal(0)),
-                    gross=sum((price.gross for price in group), Decimal(0)),
-                    lines=[_statement_line(price, invoices.get(price.session_id, "")) for price in group],
-                    status=InvoiceStatus.OPEN,
-                )
-            )
-        return statements
-
-
-def _statement_line(price: SessionPrice, invoice_code: str) -> dict[str, str]:
-    session = price.session
-    stopped = timezone.localtime(session.stopped_at) if session.stopped_at else None
-    where = session.station.site.name if session.station.site else session.station.identity
-    card = session.id_tag or (session.id_token.id_tag if session.id_token else "")
-    return {
-        "description": f"{stopped:%Y-%m-%d %H:%M} {where}, card {card}"
-        + (f", {invoice_code}" if invoice_code else ""),
-        "quantity": str((Decimal(price.energy_wh) / 1000).quantize(Decimal("0.001"))),
-        "unit": "kWh",
-        "unit_price": "",
-        "amount": _money(price.gross),
-    }
 
 
 def invoice_pdf(invoice: Invoice) -> bytes:

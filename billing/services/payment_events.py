@@ -16,7 +16,7 @@ from django.utils import timezone
 from billing.domain import InvoiceStatus, PaymentEventStatus, PaymentMethodKind, PaymentStatus
 from billing.models import BillingCustomer, Invoice, Payment, PaymentEvent
 from billing.payments.base import ProviderEvent, ProviderPayment
-from billing.services.invoicing import credit_note_for_key, credit_note_issue
+from billing.services.invoicing_credit import credit_note_for_key, credit_note_issue
 from billing.services.payment_mail import payment_action_notify
 from billing.services.payment_methods import payment_method_saved
 from billing.services.payments import gateway_required, payment_apply, payment_invoice_follow

@@ -16,8 +16,8 @@ from decimal import Decimal
 from django.db import transaction
 
 from accounts.models import User
-from billing.domain import InvoiceStatus, PaymentMethodKind, PaymentStatus
-from billing.models import BillingCustomer, Invoice, Payment, SavedPaymentMethod, SessionPrice
+from billing.domain import PaymentMethodKind, PaymentStatus
+from billing.models import BillingCustomer, Payment, SavedPaymentMethod, SessionPrice
 from billing.payments.base import (
     ActionRequired,
     PaymentDeclined,
@@ -26,7 +26,8 @@ from billing.payments.base import (
     ProviderPayment,
     gateway,
 )
-from billing.services.invoicing import invoice_for_session
+from billing.services.invoicing import invoice_payable_for_session
+from billing.services.invoicing_settle import invoice_settle
 from billing.services.payment_mail import payment_action_notify
 from stations.models import ChargingSession
 
@@ -63,15 +64,13 @@ def payment_apply(payment: Payment, remote: ProviderPayment) -> list[str]:
 
 
 def payment_invoice_follow(payment: Payment) -> None:
-    """Link the session's invoice and mark it paid once the money is in."""
+    """Link the session's document (its open invoice first) and close the invoice once paid."""
     if payment.invoice_id is None and payment.session_id is not None:
-        if (invoice := invoice_for_session(payment.session)) is not None:
+        if (invoice := invoice_payable_for_session(payment.session)) is not None:
             payment.invoice = invoice
             payment.save(update_fields=["invoice", "updated_at"])
     if payment.invoice_id is not None and payment.status in PAID:
-        Invoice.objects.filter(pk=payment.invoice_id, status=InvoiceStatus.OPEN).update(
-            status=InvoiceStatus.PAID
-        )
+        invoice_settle(invoice_id=payment.invoice_id)
 
 
 def payment_charge_saved_card(*, session_price: SessionPrice) -> Payment:
@@ -252,5 +251,3 @@ def payment_refund(*, payment: Payment, amount: Decimal, reference: str) -> Paym
         idempotency_key=f"payment:{payment.pk}:refund:{reference}",
     )
     return payment_record(payment, gw.payment_retrieve(payment.provider_reference or ""))
-
-

@@ -15,13 +15,13 @@ from accounts.models import OrganizationKind
 from billing.domain import InvoiceKind, InvoiceStatus
 from billing.models import Invoice, InvoiceSeries
 from billing.services.invoicing import (
-    credit_note_issue,
     invoice_email,
     invoice_issue_for_session,
     invoice_pdf,
     invoice_series_next,
-    statement_issue,
 )
+from billing.services.invoicing_credit import credit_note_issue
+from billing.services.invoicing_statements import statement_issue
 from tests.billing.invoicing_fixtures import Scene, ended_session, operator, paid, price_of, site_of
 from tests.factories import IdTokenFactory, OrganizationFactory, StationFactory
 

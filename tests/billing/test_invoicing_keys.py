@@ -16,7 +16,8 @@ from django.urls import reverse
 from accounts.domain import Role
 from billing.domain import InvoiceKind
 from billing.models import Invoice
-from billing.services.invoicing import credit_note_for_key, credit_note_issue, invoice_issue_for_session
+from billing.services.invoicing import invoice_issue_for_session
+from billing.services.invoicing_credit import credit_note_for_key, credit_note_issue
 from tests.billing.invoicing_fixtures import Scene, paid
 from tests.factories import MembershipFactory
 

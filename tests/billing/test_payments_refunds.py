@@ -8,7 +8,8 @@ import pytest
 
 from billing.domain import InvoiceKind, PaymentStatus
 from billing.models import Invoice
-from billing.services.invoicing import credit_note_issue, invoice_issue_for_session
+from billing.services.invoicing import invoice_issue_for_session
+from billing.services.invoicing_credit import credit_note_issue
 from billing.services.payments import payment_charge_saved_card, payment_refund
 from tests.billing.invoicing_fixtures import Scene
 from tests.billing.payments_fixtures import save_card
