@@ -43,6 +43,12 @@ class Tariff(models.Model):
         help_text="Per minute plugged in after charging stopped, past the grace period.",
     )
     idle_grace_min = models.PositiveIntegerField(default=0)
+    idle_from_suspended_ev = models.BooleanField(
+        "Idle from SuspendedEV",
+        default=False,
+        help_text="Idle time starts when the car stops taking energy (the charger reports SuspendedEV) "
+        "while the session is still open, rather than when the charger ends charging.",
+    )
     tax_rate_percent = models.DecimalField(max_digits=5, decimal_places=2, default=0)
     prices_include_tax = models.BooleanField(
         default=True, help_text="Prices are what drivers pay, tax included."

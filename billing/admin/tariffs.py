@@ -99,7 +99,7 @@ class TariffAdmin(TenantAdmin):
                     "energy_price_per_kwh",
                     "time_price_per_min",
                     "session_fee",
-                    ("idle_price_per_min", "idle_grace_min"),
+                    ("idle_price_per_min", "idle_grace_min", "idle_from_suspended_ev"),
                     ("tax_rate_percent", "prices_include_tax"),
                 ]
             },
