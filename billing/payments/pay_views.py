@@ -150,13 +150,16 @@ def payment_status_render(
     """A payment at a charger: the card form while unauthorized, then starting, charging (energy, cost
     so far, the stop button), paid (the receipt); `documents` are (document, page, PDF) links."""
     session = card_hold_session(payment=payment)
+    progress = card_hold_progress(payment=payment)
+    cost = progress.cost if progress is not None else None
     context: dict[str, object] = {
         "payment": payment,
         "session": session,
         "refresh_s": 0,
         "hold": unit_price(payment.amount_authorized, payment.currency),
         "captured": unit_price(payment.amount_captured, payment.currency),
-        "progress": card_hold_progress(payment=payment),
+        "progress": progress,
+        "cost": unit_price(cost, progress.currency) if progress is not None and cost is not None else "",
         "documents": documents,
         "guest": payment.user_id is None,
     }

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.contrib.auth.base_user import BaseUserManager
@@ -161,7 +161,8 @@ def card_hold_progress(*, payment: Payment, at: datetime | None = None) -> HoldP
     if session is None:
         return None
     energy_wh = session.live_energy_wh
-    energy_kwh = (Decimal(energy_wh) / 1000).quantize(Decimal("0.01")) if energy_wh is not None else None
+    kwh = Decimal(energy_wh) / 1000 if energy_wh is not None else None
+    energy_kwh = kwh.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) if kwh is not None else None
     price = SessionPrice.objects.filter(session=session).first()
     if price is not None:
         return HoldProgress(energy_kwh=energy_kwh, cost=price.gross, currency=price.currency)

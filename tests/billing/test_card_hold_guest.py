@@ -280,7 +280,7 @@ def test_the_charging_page_shows_energy_and_cost_so_far_and_the_stop_button(
     response = client.get(link)
     assert response.context["state"] == "charging"
     page = response.content.decode()
-    assert re.search(r'id="pay-energy">9.00 kWh<', page) and re.search(r'id="pay-cost">3.60 EUR<', page)
+    assert re.search(r'id="pay-energy">9.00 kWh<', page) and re.search(r'id="pay-cost">3.60 €<', page)
     assert f'action="{link}stop/"' in page
 
 

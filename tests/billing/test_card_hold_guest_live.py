@@ -108,7 +108,7 @@ def test_a_guest_pays_follows_and_stops_the_session_and_gets_the_receipt_by_mail
         # The gateway commits meter values in batches: the page shows them once they are in.
         assert wait_until(lambda: "6.00 kWh" in client.get(link).content.decode())
         page = client.get(link)
-        assert page.context["state"] == "charging" and "2.40 EUR" in page.content.decode()  # 6 kWh x 0.40
+        assert page.context["state"] == "charging" and "2.40 €" in page.content.decode()  # 6 kWh x 0.40
 
         stopped = client.post(f"{link}stop/", follow=True)
         assert "The charger is stopping." in stopped.content.decode()
