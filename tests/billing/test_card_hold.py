@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 from django.core import mail
+from django.test import Client
 from django.utils import timezone
 
 from accounts.domain import Role
@@ -302,3 +303,25 @@ def test_another_organizations_staff_get_no_qr_codes_of_a_charger(client, stripe
     assert client.get(f"/billing/pay/{scene.station.identity}/qr/").status_code == 404
     client.force_login(MembershipFactory(organization=scene.station.site.organization).user)
     assert client.get(f"/billing/pay/{scene.station.identity}/qr/").status_code == 200
+
+
+def test_a_driver_stops_their_card_paid_session_and_no_one_else_can(client, stripe_double, stripe_api):
+    scene = pay_scene()
+    payment = held_payment(client, scene, stripe_api)
+    open_session_with_register(
+        payment=payment, started_at=timezone.now() - timedelta(minutes=5), readings_wh=[]
+    )
+    scene.station.is_online = False  # the guest's live test has a charger that answers
+    scene.station.save()
+    page = client.get(f"/billing/payments/{payment.pk}/").content.decode()
+    assert f'action="/billing/payments/{payment.pk}/stop/"' in page
+    stranger = Client()
+    stranger.force_login(UserFactory())
+    assert stranger.post(f"/billing/payments/{payment.pk}/stop/").status_code == 404
+    assert Payment.objects.get().stop_requested_at is None
+    response = client.post(f"/billing/payments/{payment.pk}/stop/", follow=True)
+    assert "Not stopped yet: the charger is offline." in response.content.decode()
+    assert (
+        Payment.objects.get().stop_outcome
+        == "Stop asked by the driver: Not stopped yet: the charger is offline."
+    )
