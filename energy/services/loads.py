@@ -7,6 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
@@ -14,6 +15,7 @@ from django.utils import timezone
 from energy.allocation import Circuit, Load
 from energy.models import Allocation, AllocationStatus, ChargerWiring, SiteGrid
 from energy.models import Circuit as CircuitRow
+from energy.services.fleet_state import fleet_amps
 from stations.models import ChargingSession, Connector, MeterSample, Station
 
 GRID = "grid"  # the id of the root circuit: the site's grid connection
@@ -102,6 +104,7 @@ class SiteLoads:
     safe_default_amps: Decimal
     fixed_reasons: dict[str, str] = field(default_factory=dict)
     wanted: dict[str, Decimal | None] = field(default_factory=dict)
+    fleet_amps: dict[int, Decimal] = field(default_factory=dict)  # session id -> its fleet plan's current
 
 
 def in_force(evse: Evse, site: SiteLoads, *, same_session: bool) -> Decimal:
@@ -122,9 +125,10 @@ def _current(phase: str | None, column: str) -> Subquery:
     return Subquery(samples.order_by("-sampled_at").values(column)[:1])
 
 
-def _open_sessions(site_id: int) -> list[ChargingSession]:
+def _open_sessions(site_id: int) -> list[dict[str, Any]]:
     """Open sessions at the site, with their latest current per phase (index scans per session), not those
-    left open by a charger that rebooted since."""
+    left open by a charger that rebooted since. Plain rows: a thousand model instances cost more than the
+    query."""
     return list(
         ChargingSession.objects.open()
         .filter(station__site_id=site_id)
@@ -136,18 +140,27 @@ def _open_sessions(site_id: int) -> list[ChargingSession]:
             current_l3=_current("L3", "value"),
             current_all=_current("", "value"),
         )
-        .select_related("connector")
-        .only("pk", "station_id", "external_id", "started_at", "connector__evse_id")
         .order_by("started_at", "pk")
+        .values(
+            "pk",
+            "station_id",
+            "external_id",
+            "connector__evse_id",
+            "current_at",
+            "current_l1",
+            "current_l2",
+            "current_l3",
+            "current_all",
+        )
     )
 
 
-def _measured(session: ChargingSession, grid_phases: tuple[int, ...], now: datetime) -> dict[int, Decimal]:
-    if session.current_at is None or now - session.current_at > FRESH:
+def _measured(session: dict[str, Any], grid_phases: tuple[int, ...], now: datetime) -> dict[int, Decimal]:
+    if session["current_at"] is None or now - session["current_at"] > FRESH:
         return {}
-    per_phase = [session.current_l1, session.current_l2, session.current_l3]
+    per_phase = [session["current_l1"], session["current_l2"], session["current_l3"]]
     if all(value is None for value in per_phase):
-        per_phase = [session.current_all] * 3
+        per_phase = [session["current_all"]] * 3
     return {
         grid_phase: Decimal(per_phase[index])
         for index, grid_phase in enumerate(grid_phases)
@@ -198,6 +211,7 @@ def site_loads(site_id: int, *, now: datetime | None = None) -> SiteLoads:
             if evse_id == 0 and row.default_amps is not None
         },
         safe_default_amps=grid.safe_default_for(evse_count),
+        fleet_amps=fleet_amps(site_id, now=now),
     )
 
     evses_per_station = Counter(station_id for station_id, _ in connector_max)
@@ -239,16 +253,16 @@ def site_loads(site_id: int, *, now: datetime | None = None) -> SiteLoads:
 
     session_loads: dict[str, Load] = {}
     for rank, session in enumerate(_open_sessions(site_id)):
-        station = stations[session.station_id]
-        evse_id = session.connector.evse_id if session.connector else 1
+        station = stations[session["station_id"]]
+        evse_id = session["connector__evse_id"] or 1
         wiring = getattr(station, "wiring", None) or DEFAULT_WIRING
         evse = evse_of(
             station,
             evse_id,
-            session_id=session.pk,
-            transaction_id=session.external_id,
+            session_id=session["pk"],
+            transaction_id=session["external_id"],
             measured=_measured(session, wiring.grid_phases, now),
-            measured_at=session.current_at,
+            measured_at=session["current_at"],
         )
         loads.busy[evse.key] = evse  # a later session on the same EVSE replaces a stale one
         session_loads[evse.key] = _session_load(loads, evse, rank, now)
@@ -266,7 +280,12 @@ def site_loads(site_id: int, *, now: datetime | None = None) -> SiteLoads:
 
 def _session_load(loads: SiteLoads, evse: Evse, rank: int, now: datetime) -> Load:
     """The EVSE's load: fixed at its limit in force while its charger is offline or refused lately,
-    else adjustable from the minimum (AC) up to its maximum or what the car wants."""
+    else adjustable from the minimum (AC) up to its maximum or what the car wants. A fleet session on its
+    plan is fixed at the plan's current (see energy/services/fleet_state.py)."""
+    if evse.session_id in loads.fleet_amps:
+        amps = min(loads.fleet_amps[evse.session_id], evse.max_amps)
+        loads.fixed_reasons[evse.key] = f"fleet plan: {amps} A"
+        return Load(evse.key, evse.circuit_id, evse.grid_phases, amps, wanted_amps=amps, fixed=True)
     row = evse.allocation
     same_session = row is not None and row.session_id == evse.session_id
     fixed_reason = ""

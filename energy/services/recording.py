@@ -51,10 +51,16 @@ def _set(row: Allocation, values: dict[str, Any]) -> bool:
     return changed
 
 
-def _save(new: list[Allocation], changed: list[Allocation]) -> None:
-    Allocation.objects.bulk_create(new, batch_size=500)
-    if changed:
-        Allocation.objects.bulk_update(changed, ROW_FIELDS, batch_size=500)
+def _save(rows: list[Allocation]) -> None:
+    """Insert or update the rows in a few statements (INSERT ... ON CONFLICT: bulk_update's CASE
+    expressions took seconds for a thousand rows on PostgreSQL)."""
+    Allocation.objects.bulk_create(
+        rows,
+        batch_size=500,
+        update_conflicts=True,
+        unique_fields=["station", "evse_id"],
+        update_fields=[*ROW_FIELDS, "updated_at"],
+    )
 
 
 def allocations_record(
@@ -120,7 +126,7 @@ def allocations_record(
             values.update(status=AllocationStatus.PENDING, sent_at=now, error="")
         keep(row, values)
     Allocation.objects.filter(station__site_id=site.grid.site_id).exclude(pk__in=kept).delete()
-    _save(new, changed)
+    _save(new + changed)
 
 
 def _rows(keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], Allocation]:
@@ -155,7 +161,7 @@ def outcomes_record(*, site_id: int, outcomes: Sequence[Sent]) -> None:
                 reason=f"{send.kind}: {send.reason}{note}"[:300],
             )
         )
-    Allocation.objects.bulk_update(list(rows.values()), ROW_FIELDS, batch_size=500)
+    _save(list(rows.values()))
     AllocationChange.objects.bulk_create(changes, batch_size=500)
 
 
@@ -187,8 +193,7 @@ def composites_record(*, composites: Sequence[Composite]) -> None:
             row.composite_limit_amps = composite.limit_amps
             row.composite_checked_at = composite.at
             row.composite_mismatch = composite.mismatch
-    fields = ["composite_limit_amps", "composite_checked_at", "composite_mismatch"]
-    Allocation.objects.bulk_update(list(rows.values()), fields, batch_size=500)
+    _save(list(rows.values()))
 
 
 def site_load_sample_record(*, site: SiteLoads, amps: dict[str, Decimal], now: datetime) -> SiteLoadSample:
