@@ -108,7 +108,9 @@ def _reason(site: SiteLoads, evse: Evse, target: Decimal) -> str:
 def _session_sends(site: SiteLoads, amps: dict[str, Decimal], now: datetime) -> list[Send]:
     sends = []
     for evse in site.busy.values():
-        if evse.key in site.fixed_reasons or not evse.online:
+        # A fleet session on its plan still gets its limit (stack 0, under the plan's schedule) at the
+        # current it is counted at: the charger falls back to it when the schedule ends.
+        if (evse.key in site.fixed_reasons and evse.session_id not in site.fleet_amps) or not evse.online:
             continue
         row = evse.allocation
         same_session = row is not None and row.session_id == evse.session_id
