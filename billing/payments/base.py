@@ -98,6 +98,7 @@ class ProviderPayment:
     failure_message: str = ""
     client_secret: str = ""
     metadata: dict[str, str] = field(default_factory=dict)
+    refunds: tuple[ProviderRefund, ...] = ()  # oldest first, failed and canceled ones included
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,7 @@ class ProviderRefund:
     payment_id: str
     amount: Decimal
     currency: str
-    status: str
+    status: str  # pending, requires_action, succeeded, failed or canceled (Stripe's words)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ billing's (`PaymentDeclined`, `ActionRequired`, `ProviderUnavailable`, `Provider
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -39,6 +40,8 @@ from billing.payments.base import (
 STRIPE_EXPONENTS = {"MGA": 0, "ISK": 2}
 WEBHOOK_TOLERANCE_S = 300  # the library's default: a signed payload older than 5 minutes is refused
 TIMEOUT_S = 20
+# Refunds whose money has left or is leaving: failed and canceled ones gave nothing back.
+REFUNDS_COUNTED = ("succeeded", "pending")
 
 
 def stripe_exponent(currency: str) -> int:
@@ -91,8 +94,10 @@ PI_STATUS = {
 }
 
 
-def _payment(intent: dict[str, Any], refunded_minor: int = 0) -> ProviderPayment:
-    """Our view of a PaymentIntent dict (latest_charge expanded or not)."""
+def _payment(intent: dict[str, Any], refunds: Sequence[dict[str, Any]] = ()) -> ProviderPayment:
+    """Our view of a PaymentIntent dict (latest_charge expanded or not) and its refunds (newest first)."""
+    # Refund objects, not the charge's amount_refunded: what a partial capture released is no refund.
+    refunded_minor = sum(r["amount"] for r in refunds if r["status"] in REFUNDS_COUNTED)
     currency = intent["currency"].upper()
     error = intent.get("last_payment_error") or {}
     status = PI_STATUS.get(intent["status"], PaymentStatus.PENDING)
@@ -114,6 +119,18 @@ def _payment(intent: dict[str, Any], refunded_minor: int = 0) -> ProviderPayment
         failure_message=(error.get("message") or "")[:300],
         client_secret=intent.get("client_secret") or "",
         metadata=dict(intent.get("metadata") or {}),
+        refunds=tuple(_refund(refund) for refund in reversed(refunds)),
+    )
+
+
+def _refund(refund: dict[str, Any]) -> ProviderRefund:
+    code = refund["currency"].upper()
+    return ProviderRefund(
+        id=refund["id"],
+        payment_id=refund.get("payment_intent") or "",
+        amount=from_minor(refund["amount"], code),
+        currency=code,
+        status=refund["status"],
     )
 
 
@@ -316,27 +333,19 @@ class StripeGateway(PaymentGateway):
             params={"payment_intent": payment_id, "amount": to_minor(amount, currency)},
             options={"idempotency_key": idempotency_key},
         )
-        code = refund["currency"].upper()
-        return ProviderRefund(
-            id=refund["id"],
-            payment_id=payment_id,
-            amount=from_minor(refund["amount"], code),
-            currency=code,
-            status=refund["status"],
-        )
+        return _refund(refund)
 
     def payment_retrieve(self, payment_id: str) -> ProviderPayment:
         intent = self._call(
             self.client.v1.payment_intents.retrieve, payment_id, params={"expand": ["latest_charge"]}
         )
-        refunded = 0
+        refunds: list[dict[str, Any]] = []
         if intent["status"] == "succeeded":
-            # Refund objects, not the charge's amount_refunded: what a partial capture released is no refund.
-            refunds = self._call(
+            listed = self._call(
                 self.client.v1.refunds.list, params={"payment_intent": payment_id, "limit": 100}
             )
-            refunded = sum(r["amount"] for r in refunds["data"] if r["status"] in ("succeeded", "pending"))
-        return _payment(intent, refunded)
+            refunds = listed["data"]
+        return _payment(intent, refunds)
 
     # --- webhooks ----------------------------------------------------------------------------------
     def webhook_verify(self, *, body: bytes, signature: str) -> ProviderEvent:

@@ -17,11 +17,13 @@ from accounts.models import Organization, OrganizationKind
 from billing.domain import PaymentStatus
 from billing.models import Invoice, Payment, SavedPaymentMethod, SessionPrice
 from billing.services.invoicing import (
+    PAID_STATUSES,
     invoice_for_session,
     invoice_issue_for_session,
     invoice_issue_split_for_session,
 )
 from billing.services.invoicing_statements import statement_issue
+from billing.services.payment_refunds import payment_refunds_sync
 from stations.models import ChargingSession
 
 # Payment retries: after 1 h, 2 h, 4 h, ... then give up and leave an open invoice for the driver.
@@ -63,7 +65,8 @@ def _payment_for(session: ChargingSession) -> Payment | None:
 
 def _charge(price: SessionPrice) -> Payment:
     """Charge the driver's saved card once; a payment already captured is not charged again."""
-    captured = Payment.objects.filter(session_id=price.session_id, status=PaymentStatus.CAPTURED).first()
+    # Refunded since (before the document was issued) still counts as paid: refunds are credit notes.
+    captured = Payment.objects.filter(session_id=price.session_id, status__in=PAID_STATUSES).first()
     if captured is not None:
         return captured
     from billing.services.payments import payment_charge_saved_card
@@ -83,6 +86,7 @@ def _retry_schedule(session: ChargingSession) -> None:
 
 def _issue_and_mail(price: SessionPrice) -> Invoice:
     invoice = invoice_issue_for_session(session_price=price)
+    payment_refunds_sync(session=invoice.session)  # refunds made before the document existed
     if invoice.emailed_at is None:
         from billing.tasks import invoice_email_task
 
@@ -124,7 +128,7 @@ def _bill_saved_card_or_account(session: ChargingSession) -> Invoice | None:
         except ProviderUnavailable:
             _retry_schedule(session)
             raise
-        if payment.status != PaymentStatus.CAPTURED:
+        if payment.status not in PAID_STATUSES:
             _retry_schedule(session)
             return None
     return _issue_and_mail(price)
@@ -159,10 +163,11 @@ def _bill_above_hold(price: SessionPrice, hold: Payment) -> Invoice:
     rest = price.gross - hold.amount_captured
     shown = f"{money_round(rest, price.currency)} {price.currency}"
     charge = card_hold_rest_charge(hold=hold, price=price)
-    if charge is not None and charge.status == PaymentStatus.CAPTURED:
+    if charge is not None and charge.status in PAID_STATUSES:
         card_hold_rest_note(hold=hold, note=f"Cost above the hold: {shown} charged to the saved card.")
         return _issue_and_mail(price)
     receipt, invoice = invoice_issue_split_for_session(session_price=price, paid=hold.amount_captured)
+    payment_refunds_sync(session=receipt.session)
     card_hold_rest_note(hold=hold, note=f"Cost above the hold: {shown} left open on {invoice.code}.")
     for document in (receipt, invoice):
         if document.emailed_at is None:
@@ -214,7 +219,7 @@ def payment_retry(*, payment_id: int) -> Invoice | None:
         result: Payment | None = _charge(price)
     except ProviderUnavailable:
         result = None
-    if result is not None and result.status == PaymentStatus.CAPTURED:
+    if result is not None and result.status in PAID_STATUSES:
         Payment.objects.filter(pk=payment.pk).update(next_attempt_at=None)
         return _issue_and_mail(price)
     if (

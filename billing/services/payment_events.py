@@ -1,24 +1,23 @@
 """The payment provider's webhooks: each verified event stored once and applied once.
 
 Webhooks are a trigger: the handler re-fetches the PaymentIntent (or SetupIntent) and applies what the
-provider has now, so events that arrive late, twice or out of order do no harm.
+provider has now, so events that arrive late, twice or out of order do no harm. Refunds are credited
+(and failed ones reversed) from the re-fetched list of all the payment's refunds: payment_refunds.py.
 """
 
 from __future__ import annotations
 
 import logging
-from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
 from django.utils import timezone
 
 from billing.domain import InvoiceStatus, PaymentEventStatus, PaymentMethodKind, PaymentStatus
 from billing.models import BillingCustomer, Invoice, Payment, PaymentEvent
 from billing.payments.base import ProviderEvent, ProviderPayment
-from billing.services.invoicing_credit import credit_note_for_key, credit_note_issue
 from billing.services.payment_mail import payment_action_notify
 from billing.services.payment_methods import payment_method_saved
+from billing.services.payment_refunds import payment_refunds_credit
 from billing.services.payments import gateway_required, payment_apply, payment_invoice_follow
 
 logger = logging.getLogger(__name__)
@@ -32,6 +31,8 @@ PAYMENT_EVENTS = {
     "charge.refunded",
     "refund.created",
     "refund.updated",
+    "refund.failed",
+    "charge.refund.updated",
     "charge.dispute.created",
     "charge.dispute.closed",
 }
@@ -88,8 +89,7 @@ def _dispatch(event: PaymentEvent) -> tuple[PaymentEventStatus, str]:
     if payment is None:
         return PaymentEventStatus.IGNORED, f"No payment of ours for {remote.id}."
     _sync(payment, remote, event.event_type, obj)
-    if obj.get("object") == "refund":
-        _refund_credit(payment, refund_id=obj["id"])
+    payment_refunds_credit(payment, remote.refunds)  # every refund so far, whichever this event is about
     if (
         payment.method == PaymentMethodKind.CARD_HOLD
         and payment.status == PaymentStatus.AUTHORIZED
@@ -126,22 +126,6 @@ def _sync(payment: Payment, remote: ProviderPayment, event_type: str, obj: dict)
         Invoice.objects.filter(pk=payment.invoice_id, status=InvoiceStatus.PAID).update(
             status=InvoiceStatus.OPEN
         )
-
-
-def _refund_credit(payment: Payment, *, refund_id: str) -> None:
-    """Credit the payment's receipt (or invoice) for a refund, once per refund id.
-
-    The amount is what the provider has refunded of the payment (re-fetched) less what its document
-    was credited already, so a refund staff made for a credit note (payment_refund) is not credited
-    twice; two refunds handled as one event's worth are credited under the first one's id."""
-    if payment.invoice_id is None or credit_note_for_key(refund_id) is not None:
-        return
-    invoice = Invoice.objects.select_for_update().get(pk=payment.invoice_id)
-    credited = -(invoice.credit_notes.aggregate(total=Sum("gross"))["total"] or Decimal(0))
-    amount = min(payment.amount_refunded, invoice.gross) - credited
-    if amount <= 0:
-        return
-    credit_note_issue(invoice=invoice, amount=amount, reason=f"refund {refund_id}", idempotency_key=refund_id)
 
 
 def _setup_succeeded(setup_id: str) -> tuple[PaymentEventStatus, str]:

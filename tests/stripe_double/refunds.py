@@ -1,4 +1,12 @@
-"""Refunds and disputes."""
+"""Refunds and disputes.
+
+A refund is created succeeded, or pending while the account's balance cannot cover it (the double's
+/_double/balance control, Stripe's pending_reason insufficient_funds). The double's
+/_double/refunds/<id>/settle control stands for what happens later at the bank: a pending refund
+succeeds, fails or is canceled, and a succeeded one can still fail (a closed card: Stripe's
+pm_card_refundFail). A failed or canceled refund gives the money back to the charge (its
+amount_refunded drops), and Stripe sends refund.updated and charge.refund.updated, plus refund.failed.
+"""
 
 from __future__ import annotations
 
@@ -73,7 +81,10 @@ class RefundsApi(ApiBase):
             "currency": charge["currency"],
             "charge": charge["id"],
             "payment_intent": intent["id"],
-            "status": "succeeded",
+            "status": "pending" if self.s.balance_insufficient else "succeeded",
+            "pending_reason": "insufficient_funds" if self.s.balance_insufficient else None,
+            "failure_reason": None,
+            "failure_balance_transaction": None,
             "reason": p.get("reason"),
             "metadata": p.get("metadata", {}),
             "created": int(time.time()),
@@ -93,10 +104,42 @@ class RefundsApi(ApiBase):
             and p.get("payment_intent") in (None, o["payment_intent"])
             and p.get("charge") in (None, o["charge"])
         ]
+        items.reverse()  # newest first, also among refunds made in the same second
         items.sort(key=lambda o: o["created"], reverse=True)
         return {"object": "list", "url": "/v1/refunds", "has_more": False, "data": items}
 
     # --- double-only controls ----------------------------------------------------------------------
+    def balance_set(self, p: dict[str, Any]) -> dict[str, Any]:
+        """While the balance is insufficient, new refunds wait as pending."""
+        self.s.balance_insufficient = str(p.get("insufficient", "false")).lower() == "true"
+        return {"object": "balance", "insufficient": self.s.balance_insufficient}
+
+    def refund_settle(self, object_id: str, p: dict[str, Any]) -> dict[str, Any]:
+        """Move a refund on: pending to succeeded, failed or canceled; succeeded to failed."""
+        refund = self.s.get("Refund", "re", object_id)
+        status = p.get("status", "")
+        allowed = {"pending": ("succeeded", "failed", "canceled"), "succeeded": ("failed",)}
+        if status not in allowed.get(refund["status"], ()):
+            raise StripeError(
+                400,
+                "invalid_request_error",
+                f"A refund with status {refund['status']} cannot become {status or 'nothing'}.",
+                code="refund_unexpected_state",
+            )
+        refund["status"], refund["pending_reason"] = status, None
+        if status in ("failed", "canceled"):
+            charge = self.s.objects[refund["charge"]]
+            charge["amount_refunded"] -= refund["amount"]
+            charge["refunded"] = charge["amount_refunded"] >= charge["amount_captured"]
+        if status == "failed":
+            refund["failure_reason"] = p.get("failure_reason", "expired_or_canceled_card")
+            refund["failure_balance_transaction"] = self.s.new_id("txn")
+        self.s.emit("refund.updated", refund)
+        self.s.emit("charge.refund.updated", refund)
+        if status == "failed":
+            self.s.emit("refund.failed", refund)
+        return refund
+
     def dispute_close(self, object_id: str, p: dict[str, Any]) -> dict[str, Any]:
         dispute = self.s.get("Dispute", "du", object_id)
         dispute["status"] = p.get("status", "lost")

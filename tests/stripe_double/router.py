@@ -48,6 +48,8 @@ ROUTES: list[tuple[str, str, str]] = [
     ("GET", r"/v1/charges/(?P<id>[^/]+)", "charge_get"),
     ("GET", r"/v1/events", "event_list"),
     ("POST", r"/_double/disputes/(?P<id>[^/]+)/close", "dispute_close"),
+    ("POST", r"/_double/balance", "balance_set"),
+    ("POST", r"/_double/refunds/(?P<id>[^/]+)/settle", "refund_settle"),
     ("POST", r"/_double/payment_intents/(?P<id>[^/]+)/expire", "payment_intent_expire"),
     ("POST", r"/_double/payment_intents/(?P<id>[^/]+)/authenticate", "payment_intent_authenticate"),
 ]

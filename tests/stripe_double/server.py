@@ -14,9 +14,11 @@ needs 3-D Secure on every payment (off-session: a 402 `authentication_required`)
 `pm_card_createDispute` succeeds and is disputed at once.
 
 State changes append events (`GET /v1/events`, newest first) shaped like Stripe's, which tests sign and
-post to the webhook. Two controls only a double has: `POST /_double/disputes/<id>/close` (status won or
-lost), `POST /_double/payment_intents/<id>/expire` (an authorization that lapsed) and
-`POST /_double/payment_intents/<id>/authenticate` (result succeeded or failed: the driver's 3-D Secure).
+post to the webhook. Controls only a double has: `POST /_double/disputes/<id>/close` (status won or
+lost), `POST /_double/payment_intents/<id>/expire` (an authorization that lapsed),
+`POST /_double/payment_intents/<id>/authenticate` (result succeeded or failed: the driver's 3-D Secure),
+`POST /_double/balance` (insufficient=true: new refunds wait as pending) and
+`POST /_double/refunds/<id>/settle` (status succeeded, failed or canceled: what the bank did with it).
 
 For browser tests it also serves a stand-in for Stripe.js at `GET /v3/` (tests/stripe_double/stripe_js.py),
 answers CORS, and lets the browser confirm an intent with a publishable key and the intent's client

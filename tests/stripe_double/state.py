@@ -87,6 +87,7 @@ class State:
     cards: dict[str, TestCard] = field(default_factory=dict)  # payment method id -> behaviour
     idempotency: dict[str, tuple[str, int, dict[str, Any]]] = field(default_factory=dict)
     requests: list[tuple[str, str, str | None]] = field(default_factory=list)  # method, path, key
+    balance_insufficient: bool = False  # new refunds wait as pending (refunds.py)
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def new_id(self, prefix: str) -> str:
