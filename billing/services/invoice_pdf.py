@@ -78,6 +78,10 @@ def document_facts(invoice: Invoice) -> list[tuple[str, str]]:
         facts.append(("Customer", guest))  # paid at the charger without an account
     if invoice.credit_for is not None:
         facts.append(("Credits", invoice.credit_for.code))
+    if invoice.reverses is not None:
+        facts.append(("Cancels", invoice.reverses.code))
+    if invoice.payment_reference:
+        facts.append(("Paid by", invoice.payment_reference))
     session = invoice.session
     if session is not None:
         facts.append(("Charger", f"{session.station.identity}" + (f" at {site.name}" if site else "")))

@@ -17,6 +17,7 @@ from django.utils import timezone
 from accounts.domain import Role
 from billing.domain import InvoiceKind, InvoiceStatus, PaymentMethodKind, PaymentStatus
 from billing.models import Invoice, Payment
+from billing.services.invoice_pdf import document_facts
 from billing.services.invoicing_card import invoice_charge_saved_card
 from billing.services.invoicing_settle import invoice_amount_due, invoice_mark_paid, invoice_settle
 from billing.services.payment_methods import payment_method_make_default
@@ -165,6 +166,7 @@ def test_staff_mark_the_invoice_paid_with_the_transfer_s_reference(client: Clien
     split.invoice.refresh_from_db()
     assert (split.invoice.status, split.invoice.payment_reference) == (InvoiceStatus.PAID, "SEPA 2026-0042")
     assert timezone.localdate(split.invoice.paid_at) == date(2026, 3, 2)
+    assert ("Paid by", "SEPA 2026-0042") in document_facts(split.invoice)
     assert client.post(url, {"reference": "SEPA 2026-0042"}).status_code == 302  # the same form again
     other = client.post(url, {"reference": "cash"})
     assert other.status_code == 200 and "paid already" in other.content.decode()

@@ -11,6 +11,7 @@ import requests
 
 from billing.domain import InvoiceKind, InvoiceStatus, PaymentEventStatus, PaymentStatus
 from billing.models import Invoice, PaymentEvent
+from billing.services.invoice_pdf import document_facts
 from billing.services.invoicing import invoice_issue_for_session
 from billing.services.invoicing_credit import credit_note_issue
 from billing.services.payments import payment_charge_saved_card, payment_refund
@@ -166,6 +167,7 @@ def test_a_refund_that_fails_after_it_was_credited_is_reversed_once(
     assert reversal.code.startswith("CN-") and reversal.lines[0]["description"].startswith(
         f"Cancels credit note {note.code}: refund {refund.id} failed"
     )
+    assert ("Cancels", note.code) in document_facts(reversal)
     # The books match the money: the receipt stands in full, nothing went back.
     assert _credited(receipted.receipt) == 0
     receipted.payment.refresh_from_db()
