@@ -47,6 +47,11 @@ class ProfileLimit:
     phases: int | None = None
     transaction_id: str | None = None  # the session's id on the wire (ProfilePurpose.SESSION only)
     stack_level: int = 0
+    # A schedule instead of the constant `amps` (a fleet plan): (seconds from `starts_at`, amps per
+    # phase), the first at 0, run as an Absolute profile from `starts_at` for `duration_s`.
+    periods: tuple[tuple[int, Decimal], ...] = ()
+    starts_at: datetime | None = None
+    duration_s: int | None = None
 
 
 def _number(amps: Decimal) -> float:
@@ -54,16 +59,29 @@ def _number(amps: Decimal) -> float:
     return float(amps.quantize(Decimal("0.1")))
 
 
-def _period(limit: ProfileLimit) -> dict[str, Any]:
-    period: dict[str, Any] = {"startPeriod": 0, "limit": _number(limit.amps)}
-    if limit.phases:
-        period["numberPhases"] = limit.phases
-    return period
+def _periods(limit: ProfileLimit) -> list[dict[str, Any]]:
+    periods = []
+    for start_s, amps in limit.periods or ((0, limit.amps),):
+        period: dict[str, Any] = {"startPeriod": start_s, "limit": _number(amps)}
+        if limit.phases:
+            period["numberPhases"] = limit.phases
+        periods.append(period)
+    return periods
+
+
+def _schedule(limit: ProfileLimit) -> dict[str, Any]:
+    schedule: dict[str, Any] = {"chargingRateUnit": "A", "chargingSchedulePeriod": _periods(limit)}
+    if limit.duration_s is not None:
+        schedule["duration"] = limit.duration_s
+    return schedule
 
 
 def _kind_and_start(limit: ProfileLimit) -> tuple[str, datetime | None]:
     """Session limits count from the session's start (Relative); the charger maximum has no session to
-    count from, so it starts (Absolute) a minute ago, for a charger clock slightly behind ours."""
+    count from, so it starts (Absolute) a minute ago, for a charger clock slightly behind ours. A
+    schedule runs (Absolute) from its own start."""
+    if limit.starts_at is not None:
+        return "Absolute", limit.starts_at
     if limit.purpose == ProfilePurpose.CHARGER_MAX:
         return "Absolute", timezone.now() - timedelta(minutes=1)
     return "Relative", None
@@ -71,7 +89,7 @@ def _kind_and_start(limit: ProfileLimit) -> tuple[str, datetime | None]:
 
 def set_profile_16(limit: ProfileLimit) -> tuple[str, dict[str, Any]]:
     kind, start = _kind_and_start(limit)
-    schedule: dict[str, Any] = {"chargingRateUnit": "A", "chargingSchedulePeriod": [_period(limit)]}
+    schedule = _schedule(limit)
     if start is not None:
         schedule["startSchedule"] = format_timestamp(start)
     profile: dict[str, Any] = {
@@ -90,11 +108,7 @@ def set_profile_16(limit: ProfileLimit) -> tuple[str, dict[str, Any]]:
 
 def set_profile_201(limit: ProfileLimit) -> tuple[str, dict[str, Any]]:
     kind, start = _kind_and_start(limit)
-    schedule: dict[str, Any] = {
-        "id": limit.profile_id,
-        "chargingRateUnit": "A",
-        "chargingSchedulePeriod": [_period(limit)],
-    }
+    schedule = {"id": limit.profile_id, **_schedule(limit)}
     if start is not None:
         schedule["startSchedule"] = format_timestamp(start)
     profile: dict[str, Any] = {
