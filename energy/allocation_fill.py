@@ -62,6 +62,7 @@ class _ClassFill:
         self.version = [0] * count
         self.rising: list[set[int]] = [set() for _ in range(count)]
         self.saturation: list[tuple[int, int, int]] = []  # (highest level that fits, version, k)
+        self.dirty: set[int] = set()  # constraints whose rate changed since the last _reschedule
         self.events: list[tuple[int, int, int]] = []  # (level, LEAVE/JOIN, demand index)
         self.state = {index: WAITING for index in members}
         self.rising_count = 0
@@ -99,36 +100,41 @@ class _ClassFill:
         elif kind == JOIN and state == WAITING:
             self._start(index, level)
 
-    def _sync(self, k: int, level: int) -> None:
-        self.free[k] -= self.rate[k] * (level - self.ref[k])
-        self.ref[k] = level
-
-    def _reschedule(self, k: int) -> None:
-        self.version[k] += 1
-        if self.rate[k]:
-            heapq.heappush(self.saturation, (self.ref[k] + self.free[k] // self.rate[k], self.version[k], k))
-
     def _start(self, index: int, level: int) -> None:
+        free, rate, ref, rising, dirty = self.free, self.rate, self.ref, self.rising, self.dirty
         for k, a in self.demands[index].terms:
-            self._sync(k, level)
-            self.rate[k] += a
-            self.rising[k].add(index)
-            self._reschedule(k)
+            free[k] -= rate[k] * (level - ref[k])  # bring free[k] up to the current level first
+            ref[k] = level
+            rate[k] += a
+            rising[k].add(index)
+            dirty.add(k)
         self.state[index] = RISING
         self.rising_count += 1
 
     def _stop(self, index: int, level: int, extra: int = 0) -> None:
         """Take a rising demand off the level at ``level``, using ``extra`` more units of it everywhere."""
+        free, rate, ref, rising, dirty = self.free, self.rate, self.ref, self.rising, self.dirty
         for k, a in self.demands[index].terms:
-            self._sync(k, level)
-            self.rate[k] -= a
-            self.free[k] -= a * extra
-            self.rising[k].discard(index)
-            self._reschedule(k)
+            free[k] -= rate[k] * (level - ref[k]) + a * extra
+            ref[k] = level
+            rate[k] -= a
+            rising[k].discard(index)
+            dirty.add(k)
         self.rising_count -= 1
+
+    def _reschedule(self) -> None:
+        """Queue the saturation level of every constraint whose rate changed (older entries go stale)."""
+        for k in self.dirty:
+            self.version[k] += 1
+            if self.rate[k]:
+                heapq.heappush(
+                    self.saturation, (self.ref[k] + self.free[k] // self.rate[k], self.version[k], k)
+                )
+        self.dirty.clear()
 
     def _blocked_at(self, level: int) -> list[int]:
         """Constraints that cannot let all their rising demands go one level higher."""
+        self._reschedule()
         blocked = []
         heap = self.saturation
         while heap and heap[0][0] <= level:
@@ -138,6 +144,7 @@ class _ClassFill:
         return blocked
 
     def _next_saturation(self) -> int:
+        self._reschedule()
         heap = self.saturation
         while heap:
             top_level, version, k = heap[0]
