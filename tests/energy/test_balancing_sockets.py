@@ -35,6 +35,20 @@ def fresh_keys():
     energy_keys._keys_for.cache_clear()
 
 
+@pytest.fixture(autouse=True)
+async def recomputes_finish():
+    """Let the recomputes a test set off finish in its event loop, and stop the periodic one."""
+    yield
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(
+        not task.done() and task.get_coro().__name__ != "_safety_net" for task in triggers._running
+    ):
+        await asyncio.sleep(0.1)
+    for task in list(triggers._running):
+        task.cancel()
+    triggers._safety_nets.clear()
+
+
 class Charger:
     """A charger on an in-process socket that answers the CSMS's charging-profile calls: Accepted (or
     `refuse` for session limits), and GetCompositeSchedule with the last session limit it took."""
