@@ -7,9 +7,12 @@ What is priced:
   where the band ends minus its value where it begins, not a share of an average.
 - Charging time: from the start until charging stopped, that is the connector's first status after
   the start that is Finishing or Available (suspended by the EV or the charger still counts as
-  charging), or the session's stop without one.
-- Idle time: from charging stopped until the session's stop; only the minutes past the grace
-  period cost the idle price. Idle time is never split by bands.
+  charging), or the session's stop without one; or, with the tariff's `idle_from_suspended_ev`,
+  until the car stopped taking energy (SuspendedEV) for good.
+- Idle time: from there until the car was unplugged (the connector's Available, also after the
+  stop when the charger ended the transaction first), or the session's stop when no unplug is on
+  record when the session is priced (billing/services/session_times.py says exactly); only the
+  minutes past the grace period cost the idle price. Idle time is never split by bands.
 - The session fee, once.
 Bands are wall-clock hours in the site's time zone: across a clock change a band keeps its hours,
 and minutes are real elapsed minutes (a night with the clock going back has one more hour).
@@ -40,6 +43,13 @@ from django.db import transaction
 from accounts.models import User
 from billing.domain import PriceLineKind, currency_exponent
 from billing.models import PriceLine, SessionPrice, Tariff
+from billing.services.session_times import (
+    RegisterPoint,
+    register_at,
+    seconds_of,
+    session_idle_span,
+    session_register,
+)
 from billing.services.tariffs import (
     Band,
     Rates,
@@ -51,19 +61,12 @@ from billing.services.tariffs import (
     terms_snapshot,
     user_group_ids,
 )
-from stations.domain import ConnectorStatus
-from stations.models import ChargingSession, Connector, MeterSample, Station, StatusChange
+from stations.models import ChargingSession, Connector, Station
 from stations.services.access import site_zone
 from stations.services.windows import window_edges
 
-ENERGY_REGISTER = "Energy.Active.Import.Register"
-# Locations other than these (the EV's own meter, a cable) do not measure what the site delivers.
-REGISTER_LOCATIONS = ("", "Outlet")
-CHARGING_ENDED = (ConnectorStatus.FINISHING, ConnectorStatus.AVAILABLE)
 WH = Decimal(1)
 MINUTE_STEP = Decimal("0.0001")
-
-RegisterPoint = tuple[datetime, Decimal]
 
 
 @dataclass(frozen=True)
@@ -99,24 +102,6 @@ def money_round(amount: Decimal, currency: str) -> Decimal:
     return amount.quantize(minor_unit(currency), rounding=ROUND_HALF_UP)
 
 
-def _seconds(span: timedelta) -> Decimal:
-    return Decimal(span.days * 86400 + span.seconds) + Decimal(span.microseconds).scaleb(-6)
-
-
-def register_at(points: Sequence[RegisterPoint], at: datetime) -> Decimal:
-    """Return the register's value at `at`, linear between the readings around it, in Wh."""
-    if not points:
-        return Decimal(0)
-    if at <= points[0][0]:
-        return points[0][1]
-    for (t0, v0), (t1, v1) in zip(points, points[1:], strict=False):
-        if t0 <= at <= t1:
-            if t1 == t0:
-                return v1
-            return v0 + (v1 - v0) * _seconds(at - t0) / _seconds(t1 - t0)
-    return points[-1][1]
-
-
 def stretches(
     *, terms: TariffTerms, since: datetime, until: datetime, zone: ZoneInfo
 ) -> list[tuple[datetime, datetime, Rates]]:
@@ -149,12 +134,17 @@ def price_compute(
     charging_until: datetime,
     stopped_at: datetime,
     register: Sequence[RegisterPoint],
+    idle_until: datetime | None = None,
 ) -> Breakdown:
-    """Price a session from the tariff's terms, its times and its energy register readings."""
+    """Price a session from the tariff's terms, its times and its energy register readings.
+
+    Charging time runs until `charging_until`, idle time from there until `idle_until` (the unplug;
+    the stop when not given), which may be before or after the stop."""
     currency = terms.currency
     # In UTC: Python subtracts datetimes of one zone by their wall clocks, wrong across a clock change.
     started_at, stopped_at = started_at.astimezone(UTC), stopped_at.astimezone(UTC)
     charging_until = min(max(charging_until.astimezone(UTC), started_at), stopped_at)
+    idle_until = max((idle_until or stopped_at).astimezone(UTC), charging_until)
     register = [(at.astimezone(UTC), value) for at, value in register]
     energy: dict[Band | None, tuple[Decimal, Decimal]] = {}  # band -> (Wh, €/kWh)
     minutes: dict[Band | None, tuple[Decimal, Decimal]] = {}  # band -> (seconds, €/min)
@@ -165,7 +155,7 @@ def price_compute(
         so_far = energy.get(rates.band, (Decimal(0), rates.energy_price_per_kwh))[0]
         energy[rates.band] = (so_far + wh, rates.energy_price_per_kwh)
         if begin < charging_until:
-            seconds = _seconds(min(end, charging_until) - begin)
+            seconds = seconds_of(min(end, charging_until) - begin)
             so_far = minutes.get(rates.band, (Decimal(0), rates.time_price_per_min))[0]
             minutes[rates.band] = (so_far + seconds, rates.time_price_per_min)
 
@@ -181,8 +171,8 @@ def price_compute(
     for band, (seconds, price) in minutes.items():
         quantity = (seconds / 60).quantize(MINUTE_STEP, ROUND_HALF_UP)
         add(PriceLineKind.TIME, f"Charging time{_band_name(band)}", quantity, "min", price)
-    idle = stopped_at - charging_until
-    billable = max(_seconds(idle) - terms.idle_grace_min * 60, Decimal(0))
+    idle = idle_until - charging_until
+    billable = max(seconds_of(idle) - terms.idle_grace_min * 60, Decimal(0))
     grace = f" after {terms.idle_grace_min} min grace" if terms.idle_grace_min else ""
     add(
         PriceLineKind.IDLE,
@@ -213,59 +203,9 @@ def price_compute(
         tax=tax,
         gross=gross,
         energy_wh=int(energy_wh),
-        charging_s=int(_seconds(charging_until - started_at)),
-        idle_s=int(_seconds(idle)),
+        charging_s=int(seconds_of(charging_until - started_at)),
+        idle_s=int(seconds_of(idle)),
     )
-
-
-def session_register(session: ChargingSession) -> list[RegisterPoint]:
-    """Return the session's energy register readings in Wh, from its start to its stop, never falling."""
-    assert session.started_at is not None and session.stopped_at is not None
-    samples = MeterSample.objects.filter(
-        session=session,
-        measurand=ENERGY_REGISTER,
-        phase="",
-        location__in=REGISTER_LOCATIONS,
-        sampled_at__gt=session.started_at,
-        sampled_at__lte=session.stopped_at,
-    ).order_by("sampled_at", "pk")
-    readings = [
-        (sample.sampled_at, sample.value * 1000 if sample.unit.lower() == "kwh" else sample.value)
-        for sample in samples
-    ]
-    start = Decimal(session.meter_start_wh) if session.meter_start_wh is not None else None
-    if start is None:
-        start = readings[0][1] if readings else Decimal(0)
-    if session.meter_stop_wh is not None:
-        # The stop's meter value is the last reading; a sample at the same moment repeats it.
-        readings = [reading for reading in readings if reading[0] < session.stopped_at]
-        readings.append((session.stopped_at, Decimal(session.meter_stop_wh)))
-    points: list[RegisterPoint] = [(session.started_at, start)]
-    for at, value in readings:
-        if at > points[-1][0]:
-            # A register never runs backwards; a lower reading is a glitch and counts as no energy.
-            points.append((at, max(value, points[-1][1])))
-    if points[-1][0] < session.stopped_at:
-        points.append((session.stopped_at, points[-1][1]))
-    return points
-
-
-def session_charging_until(session: ChargingSession) -> datetime:
-    """Return when the session stopped charging: Finishing or Available after the start, else its stop."""
-    assert session.started_at is not None and session.stopped_at is not None
-    if session.connector_id is None:
-        return session.stopped_at
-    change = (
-        StatusChange.objects.filter(
-            connector_id=session.connector_id,
-            status__in=CHARGING_ENDED,
-            occurred_at__gt=session.started_at,
-            occurred_at__lte=session.stopped_at,
-        )
-        .order_by("occurred_at", "pk")
-        .first()
-    )
-    return change.occurred_at if change is not None else session.stopped_at
 
 
 @transaction.atomic
@@ -286,14 +226,18 @@ def session_price(*, session: ChargingSession) -> SessionPrice | None:
         return None
     # Locked, so that the snapshot and the revision it names are read together.
     terms = tariff_terms(Tariff.objects.select_for_update().get(pk=tariff.pk))
-    site = session.station.site
+    register = session_register(session)
+    idle_from, idle_until = session_idle_span(
+        session, register=register, from_suspended_ev=terms.idle_from_suspended_ev
+    )
     breakdown = price_compute(
         terms=terms,
-        zone=site_zone(site),
+        zone=site_zone(session.station.site),
         started_at=session.started_at,
-        charging_until=session_charging_until(session),
+        charging_until=idle_from,
         stopped_at=session.stopped_at,
-        register=session_register(session),
+        register=register,
+        idle_until=idle_until,
     )
     price = SessionPrice.objects.create(
         session=session,

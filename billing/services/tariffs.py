@@ -52,6 +52,7 @@ class TariffTerms:
     prices_include_tax: bool
     revision: int
     bands: tuple[Band, ...] = ()
+    idle_from_suspended_ev: bool = False
 
 
 @dataclass(frozen=True)
@@ -155,6 +156,7 @@ def tariff_terms(tariff: Tariff) -> TariffTerms:
         prices_include_tax=tariff.prices_include_tax,
         revision=tariff.revision,
         bands=bands,
+        idle_from_suspended_ev=tariff.idle_from_suspended_ev,
     )
 
 
@@ -179,6 +181,7 @@ def terms_snapshot(terms: TariffTerms) -> dict[str, Any]:
         "tax_rate_percent": str(terms.tax_rate_percent),
         "prices_include_tax": terms.prices_include_tax,
         "revision": terms.revision,
+        "idle_from_suspended_ev": terms.idle_from_suspended_ev,
         "bands": [
             {
                 "label": band.label,
@@ -217,6 +220,8 @@ def terms_from_snapshot(snapshot: dict[str, Any]) -> TariffTerms:
             )
             for band in snapshot["bands"]
         ),
+        # Snapshots taken before the option existed started idle time when charging ended.
+        idle_from_suspended_ev=bool(snapshot.get("idle_from_suspended_ev", False)),
     )
 
 
