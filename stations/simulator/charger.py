@@ -9,6 +9,7 @@ import random
 from collections.abc import Callable, Coroutine
 from contextlib import AbstractAsyncContextManager, suppress
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -32,6 +33,7 @@ from stations.simulator.link import (
 )
 from stations.simulator.local_list import LocalAuthList
 from stations.simulator.meter import Meter
+from stations.simulator.smart_charging import Car, ProfileStore, offers
 
 logger = logging.getLogger("stations.simulator")
 
@@ -128,6 +130,9 @@ class SimulatedCharger:
         self.registration = ""
         self.diagnostics_status = self.firmware_status = "Idle"
         self.local_list = LocalAuthList()  # kept across reconnections and resets, as in flash memory
+        self.profiles = ProfileStore(  # likewise
+            connectors=options.connectors, max_profiles=self.config.integer("MaxChargingProfilesInstalled")
+        )
         self.link: OcppLink | None = None
         self.online = asyncio.Event()  # connected and accepted: every message may be sent
         self.interval_changed = asyncio.Event()
@@ -143,6 +148,29 @@ class SimulatedCharger:
 
     def session_length_s(self) -> float:
         return self.rng.uniform(0.5, 1.5) * self.options.session_length_s
+
+    # --- smart charging ------------------------------------------------------------------------------
+    def rebalance(self) -> None:
+        """Offer each car in a transaction what the charging profiles allow now (none outside one), and
+        nudge the connectors whose charging state this changes, to report it."""
+        now = datetime.now(UTC)
+        cars = {
+            n: Car(
+                phases=c.meter.ev.phases,
+                accepted_w=c.meter.ev.accepted_power_w(),
+                tx_start=c.transaction_started_at or now,
+                transaction_id=c.transaction_id,
+            )
+            for n, c in self.connectors.items()
+            if c.meter.ev is not None and c.transaction_id is not None
+        }
+        offered = offers(self.profiles, cars, now)
+        for n, connector in self.connectors.items():
+            if n in offered:
+                connector.meter.offer(offered[n].power_w, offered[n].phases)
+            else:
+                connector.meter.offer(0.0 if connector.meter.ev is not None else None)
+            connector.follow_limit()
 
     # --- lifecycle ----------------------------------------------------------------------------------
     async def run(self) -> None:
@@ -207,6 +235,8 @@ class SimulatedCharger:
         for connector in self.connectors.values():
             connector.meter.unplug()
             connector.transaction_id, connector.claimed_by, connector.busy = None, None, False
+            connector.transaction_started_at = None
+            self.profiles.transaction_ended(connector.connector_id)
             connector.status = "Available" if connector.operative else "Unavailable"
             connector.idle.set()
 

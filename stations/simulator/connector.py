@@ -1,20 +1,29 @@
 """One connector's life: idle, a driver arrives, Preparing, Authorize, the transaction starts, Charging with
-meter values, the transaction ends, Finishing, Available again (the charger's dialect words each message)."""
+meter values, the transaction ends, Finishing, Available again (the charger's dialect words each message).
+
+While charging, the car follows the charging profiles (smart_charging): the connector re-plans at every
+sample and whenever a profile's limit changes, and reports SuspendedEVSE when the charger's limit pauses
+the car, SuspendedEV when the battery is full, Charging again when energy flows.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from stations.simulator.link import CallErrorReceived
 from stations.simulator.meter import Ev, Meter
+from stations.simulator.smart_charging import Profile, ProfileRefused
 
 if TYPE_CHECKING:
     from stations.simulator.charger import SimulatedCharger
 
 # How long a driver takes to unplug after the transaction ends.
 UNPLUG_S = (1.0, 3.0)
+CHARGING_STATES = ("Charging", "SuspendedEV", "SuspendedEVSE")
 
 
 class Connector:
@@ -27,21 +36,24 @@ class Connector:
         self.inoperative_scheduled = False  # ChangeAvailability answered Scheduled: applies after the session
         self.busy = False  # from Preparing until the plug is free again
         self.claimed_by: str | None = None  # idTag of an accepted RemoteStartTransaction not yet begun
+        self.claimed_profile: Profile | None = None  # the TxProfile that remote start brought
         self.transaction_id: int | str | None = None  # ours (1.6) or the charger's (2.0.1)
+        self.transaction_started_at: datetime | None = None
         self.id_tag: str | None = None
         self.idle = asyncio.Event()
         self.idle.set()
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
+        self._nudge = asyncio.Event()  # a stop, or a new limit that changes the charging state
         self._stop_reason = "Other"
 
     @property
     def free(self) -> bool:
         return self.operative and not self.busy and self.claimed_by is None
 
-    def claim(self, id_tag: str) -> None:
+    def claim(self, id_tag: str, profile: Profile | None = None) -> None:
         """Reserve the connector for a remote start; `wake()` begins it once the answer is sent."""
-        self.claimed_by = id_tag
+        self.claimed_by, self.claimed_profile = id_tag, profile
 
     def wake(self) -> None:
         self._wake.set()
@@ -52,7 +64,20 @@ class Connector:
             return False
         self._stop_reason = reason
         self._stop.set()
+        self._nudge.set()
         return True
+
+    def charging_state(self) -> str:
+        """Charging, or why not: the charger offers nothing (SuspendedEVSE) or the car takes nothing."""
+        ev = self.meter.ev
+        if self.meter.offered_w == 0:
+            return "SuspendedEVSE"
+        return "Charging" if ev is not None and ev.accepted_power_w() > 0 else "SuspendedEV"
+
+    def follow_limit(self) -> None:
+        """Wake the charging loop when the charger's new offer changes the charging state."""
+        if self.status in CHARGING_STATES and self.charging_state() != self.status:
+            self._nudge.set()
 
     async def report(self, status: str) -> None:
         """Send a StatusNotification; while offline, the next boot reports the current status instead."""
@@ -76,8 +101,9 @@ class Connector:
                     )
                 else:  # e.g. an answer without a field the simulator needs: end the session, carry on
                     self.charger.log.exception("connector %d: session aborted", self.connector_id)
+                self._transaction_ended()
                 self.meter.unplug()
-                self.transaction_id = self.id_tag = None
+                self.charger.rebalance()
                 await self.report("Available")
             finally:
                 if not remote:
@@ -107,6 +133,7 @@ class Connector:
                 continue
             id_tag = charger.tags.acquire(charger.rng)
             if id_tag is not None:
+                self.claimed_profile = None  # only a remote start brings a profile
                 return id_tag, False
             charger.log.debug("connector %d: every id tag is charging elsewhere", self.connector_id)
 
@@ -124,6 +151,8 @@ class Connector:
         meter_start_wh = self.meter.register_wh
         transaction_id, status = await charger.dialect.start(self, id_tag, begin)
         self.transaction_id, self.id_tag = transaction_id, id_tag
+        self.transaction_started_at = datetime.now(UTC)
+        self._install_start_profile()
         charger.stats.sessions_started += 1
         charger.log.info(
             "connector %d: transaction %s started for %s%s (%s)",
@@ -140,7 +169,8 @@ class Connector:
             reason = self._stop_reason  # a reset or a remote stop arrived while starting
         else:
             self.meter.plug(Ev.arriving(charger.rng))
-            await self.report("Charging")
+            charger.rebalance()
+            await self.report(self.charging_state())
             await charger.dialect.charging_started(self)
             reason = await self._charge(time.monotonic() + charger.session_length_s())
         meter_stop_wh = await self._stop_transaction(reason, begin)
@@ -152,7 +182,8 @@ class Connector:
             reason,
             meter_stop_wh - meter_start_wh,
         )
-        self.transaction_id = self.id_tag = None
+        self._transaction_ended()
+        charger.rebalance()  # no energy after the transaction; the other cars may take its share
         await self.report("Finishing")
         await asyncio.sleep(charger.rng.uniform(*UNPLUG_S) if reason not in ("SoftReset", "HardReset") else 0)
         self.meter.unplug()
@@ -162,26 +193,60 @@ class Connector:
         else:
             await self.report("Available")
 
+    def _install_start_profile(self) -> None:
+        profile, self.claimed_profile = self.claimed_profile, None
+        if profile is None:
+            return
+        charger = self.charger
+        try:
+            transaction_profile = replace(profile, transaction_id=self.transaction_id)
+            charger.profiles.install(transaction_profile, version=charger.dialect.version)
+        except ProfileRefused as refusal:
+            charger.log.warning(
+                "connector %d: remote start's profile not kept: %s", self.connector_id, refusal
+            )
+
+    def _transaction_ended(self) -> None:
+        self.charger.profiles.transaction_ended(self.connector_id)  # its TxProfiles go with it
+        self.transaction_id = self.id_tag = self.transaction_started_at = None
+
+    def _seconds_to_next_limit(self) -> float | None:
+        assert self.transaction_started_at is not None
+        now = datetime.now(UTC)
+        change = self.charger.profiles.next_change(self.connector_id, now, self.transaction_started_at)
+        return None if change is None else (change - now).total_seconds() + 0.01
+
     async def _charge(self, deadline: float) -> str:
-        """Send MeterValues every MeterValueSampleInterval until the driver leaves or a stop is asked."""
+        """Send MeterValues every MeterValueSampleInterval until the driver leaves or a stop is asked;
+        follow the charging profiles' limits meanwhile."""
         charger = self.charger
         next_sample = time.monotonic() + charger.config.integer("MeterValueSampleInterval")
         while True:
             interval = charger.config.integer("MeterValueSampleInterval")
             wake_at = min(deadline, next_sample) if interval else deadline
+            if (to_next_limit := self._seconds_to_next_limit()) is not None:
+                wake_at = min(wake_at, time.monotonic() + to_next_limit)
             try:
-                await asyncio.wait_for(self._stop.wait(), max(wake_at - time.monotonic(), 0))
-                return self._stop_reason
+                await asyncio.wait_for(self._nudge.wait(), max(wake_at - time.monotonic(), 0))
             except TimeoutError:
                 pass
+            self._nudge.clear()
+            if self._stop.is_set():
+                return self._stop_reason
             now = time.monotonic()
             if now >= deadline:
                 return charger.rng.choice(("Local", "EVDisconnected"))
+            charger.rebalance()
+            await self._report_charging_state()
             if interval and now >= next_sample:
                 next_sample = max(next_sample + interval, now)
                 await self.send_meter_values("Sample.Periodic")
-                if self.meter.power_w == 0 and self.status == "Charging":
-                    await self.report("SuspendedEV")  # the battery is full
+                await self._report_charging_state()  # e.g. the battery is full
+
+    async def _report_charging_state(self) -> None:
+        state = self.charging_state()
+        if self.status in CHARGING_STATES and state != self.status:
+            await self.charger.dialect.charging_state_changed(self, state)
 
     async def send_meter_values(self, context: str) -> None:
         meter_value = self.meter.meter_value(self.charger.config.csl("MeterValuesSampledData"), context)

@@ -11,6 +11,7 @@ import uuid
 import zlib
 from typing import TYPE_CHECKING, Any
 
+from stations.simulator.connector import CHARGING_STATES
 from stations.simulator.handlers import HANDLERS as HANDLERS_16
 from stations.simulator.handlers import Handler
 from stations.simulator.handlers201 import HANDLERS as HANDLERS_201
@@ -68,7 +69,10 @@ class Dialect16:
         return started["transactionId"], str(started["idTagInfo"]["status"])
 
     async def charging_started(self, connector: Connector) -> None:
-        pass  # StatusNotification Charging says it all
+        pass  # StatusNotification Charging (or SuspendedEVSE) says it all
+
+    async def charging_state_changed(self, connector: Connector, state: str) -> None:
+        await connector.report(state)
 
     async def meter_values(self, connector: Connector, meter_value: dict[str, Any]) -> None:
         payload: dict[str, Any] = {"connectorId": connector.connector_id, "meterValue": [meter_value]}
@@ -164,9 +168,14 @@ class Dialect201:
         return transaction_id, str(answer.get("idTokenInfo", {}).get("status", "Accepted"))
 
     async def charging_started(self, connector: Connector) -> None:
-        """Energy flows: the connector stays Occupied, the transaction's charging state changes."""
+        """The car is plugged in: the connector stays Occupied, the transaction's charging state changes."""
+        await self.charging_state_changed(connector, connector.status)
+
+    async def charging_state_changed(self, connector: Connector, state: str) -> None:
+        """Charging, SuspendedEV or SuspendedEVSE: a TransactionEvent says it (still Occupied)."""
+        connector.status = state
         meter_value = connector.meter.meter_value(["Energy.Active.Import.Register"], "Sample.Periodic")
-        info = {"transactionId": connector.transaction_id, "chargingState": "Charging"}
+        info = {"transactionId": connector.transaction_id, "chargingState": state}
         await self._event(connector, "Updated", "ChargingStateChanged", info, meter_value)
 
     async def meter_values(self, connector: Connector, meter_value: dict[str, Any]) -> None:
@@ -217,7 +226,8 @@ def _id_token(id_tag: str) -> dict[str, str]:
 
 
 def _charging_state(connector: Connector) -> str:
-    return "Charging" if connector.meter.power_w > 0 else "SuspendedEV"
+    """The 2.0.1 chargingState: the connector keeps 1.6's Charging, SuspendedEV and SuspendedEVSE."""
+    return connector.status if connector.status in CHARGING_STATES else "EVConnected"
 
 
 def dialect_for(version: str) -> Dialect16 | Dialect201:

@@ -7,10 +7,11 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from stations.simulator import schemas
+from stations.simulator import charging_profiles, schemas
 from stations.simulator.connector import Connector
 from stations.simulator.link import Answer, CallTimeout, LinkClosed, Offline, Refusal
 from stations.simulator.local_list import Item
+from stations.simulator.smart_charging import Profile, ProfileRefused
 
 if TYPE_CHECKING:
     from stations.simulator.charger import SimulatedCharger
@@ -29,15 +30,33 @@ def reset(charger: SimulatedCharger, p: dict[str, Any]) -> Answer:
 
 
 def remote_start_transaction(charger: SimulatedCharger, p: dict[str, Any]) -> Answer:
-    if "connectorId" in p:
-        connector = _connector(charger, p["connectorId"])
+    try:
+        profile = charging_profiles.profile_from_16(p["chargingProfile"]) if "chargingProfile" in p else None
+    except ProfileRefused as refusal:
+        charger.log.info("remote start refused for its charging profile: %s", refusal)
+        return Answer({"status": "Rejected"})
+    return remote_start(charger, id_tag=p["idTag"], connector_id=p.get("connectorId"), profile=profile)
+
+
+def remote_start(
+    charger: SimulatedCharger, *, id_tag: str, connector_id: int | None, profile: Profile | None
+) -> Answer:
+    """Claim a free connector for a remote start of either version, with the TxProfile it may bring."""
+    if connector_id is not None:
+        connector = _connector(charger, connector_id)
         candidates = [connector] if connector is not None and connector.free else []
     else:
         candidates = [c for c in charger.connectors.values() if c.free]
     if not candidates or not charger.operative or charger.draining:
         return Answer({"status": "Rejected"})
     connector = candidates[0]
-    connector.claim(p["idTag"])
+    if profile is not None:
+        try:
+            profile = charging_profiles.start_profile(charger, profile, connector.connector_id)
+        except ProfileRefused as refusal:
+            charger.log.info("remote start refused for its charging profile: %s", refusal)
+            return Answer({"status": "Rejected"})
+    connector.claim(id_tag, profile)
 
     async def begin() -> None:
         connector.wake()
@@ -245,6 +264,9 @@ HANDLERS: dict[str, Handler] = {
     "GetLocalListVersion": get_local_list_version,
     "GetDiagnostics": get_diagnostics,
     "UpdateFirmware": update_firmware,
+    "SetChargingProfile": charging_profiles.set_charging_profile_16,
+    "ClearChargingProfile": charging_profiles.clear_charging_profile_16,
+    "GetCompositeSchedule": charging_profiles.get_composite_schedule_16,
 }
 
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from stations.ocpp.v201 import VARIABLES_FOR_16_KEYS, variable_for_key
-from stations.simulator import handlers
+from stations.simulator import charging_profiles, handlers
 from stations.simulator.link import Answer, CallTimeout, LinkClosed, Offline
 from stations.simulator.meter import timestamp
+from stations.simulator.smart_charging import ProfileRefused
 
 if TYPE_CHECKING:
     from stations.simulator.charger import SimulatedCharger
@@ -32,8 +33,14 @@ def reset(charger: SimulatedCharger, p: dict[str, Any]) -> Answer:
 
 
 def request_start_transaction(charger: SimulatedCharger, p: dict[str, Any]) -> Answer:
-    request = {"idTag": p["idToken"]["idToken"]} | ({"connectorId": p["evseId"]} if "evseId" in p else {})
-    return handlers.remote_start_transaction(charger, request)
+    try:
+        profile = charging_profiles.profile_from_201(p["chargingProfile"]) if "chargingProfile" in p else None
+    except ProfileRefused as refusal:
+        charger.log.info("remote start refused for its charging profile: %s", refusal)
+        return Answer({"status": "Rejected"})
+    return handlers.remote_start(
+        charger, id_tag=p["idToken"]["idToken"], connector_id=p.get("evseId"), profile=profile
+    )
 
 
 def request_stop_transaction(charger: SimulatedCharger, p: dict[str, Any]) -> Answer:
@@ -171,4 +178,7 @@ HANDLERS: dict[str, handlers.Handler] = {
     "GetLocalListVersion": get_local_list_version,
     "GetLog": get_log,
     "UpdateFirmware": update_firmware,
+    "SetChargingProfile": charging_profiles.set_charging_profile_201,
+    "ClearChargingProfile": charging_profiles.clear_charging_profile_201,
+    "GetCompositeSchedule": charging_profiles.get_composite_schedule_201,
 }
