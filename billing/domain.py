@@ -1,23 +1,63 @@
-"""Billing vocabulary, and the currencies' minor units."""
+"""Billing vocabulary, and how finely each currency's amounts go."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db import models
 
-# ISO 4217 minor units (the exponent: 2 decimals for EUR) of the currencies where they are not 2.
-# Pricing rounds to them; a provider that counts otherwise says so next to its own conversion.
-ISO_4217_MINOR_UNITS = {
+
+@dataclass(frozen=True)
+class CurrencyUnits:
+    """A currency's exponents: how many decimals its amounts carry, by whom they are counted."""
+
+    iso: int  # ISO 4217 minor unit: 2 for EUR, 0 for JPY, 3 for KWD
+    # The finest amount a card charge can carry; pricing rounds every amount to it, so that what is
+    # invoiced is what can be charged. It is ISO's, except where Stripe (the card gateway) says less.
+    charge: int
+    # The decimals of Stripe's integer `amount` (500 for 5 ISK): only payments/stripe.py uses it.
+    stripe: int
+
+
+# The one table of currencies whose exponents are not 2, 2, 2 (EUR, USD and most others), from ISO
+# 4217 and https://docs.stripe.com/currencies (zero-decimal, three-decimal and special cases):
+# - zero-decimal in both: amounts are whole units everywhere;
+# - MGA: ISO gives 2 decimals, Stripe counts whole ariary (a zero-decimal currency there);
+# - ISK and UGX: whole units (ISO 0), which Stripe still takes as two-decimal values ending in 00
+#   ("to charge 5 UGX, provide an amount value of 500"); a fraction is refused;
+# - BHD JOD KWD OMR TND: ISO 3 decimals, and Stripe takes three, but its partners need the last one
+#   to be 0: 5.124 KWD cannot be charged, so amounts go in steps of 0.010;
+# - HUF and TWD are zero-decimal at Stripe for payouts only; charges keep their 2 decimals;
+# - IQD and LYD (ISO 3) are not Stripe currencies; ISO's exponent stands.
+CURRENCY_UNITS: dict[str, CurrencyUnits] = {
     **dict.fromkeys(
-        "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX VND VUV XAF XOF XPF".split(),  # noqa: SIM905
-        0,
+        "BIF CLP DJF GNF JPY KMF KRW PYG RWF VND VUV XAF XOF XPF".split(),  # noqa: SIM905
+        CurrencyUnits(iso=0, charge=0, stripe=0),
     ),
-    **dict.fromkeys("BHD IQD JOD KWD LYD OMR TND".split(), 3),  # noqa: SIM905
+    "MGA": CurrencyUnits(iso=2, charge=0, stripe=0),
+    "ISK": CurrencyUnits(iso=0, charge=0, stripe=2),
+    "UGX": CurrencyUnits(iso=0, charge=0, stripe=2),
+    **dict.fromkeys("BHD JOD KWD OMR TND".split(), CurrencyUnits(iso=3, charge=2, stripe=3)),  # noqa: SIM905
+    "HUF": CurrencyUnits(iso=2, charge=2, stripe=2),
+    "TWD": CurrencyUnits(iso=2, charge=2, stripe=2),
+    **dict.fromkeys("IQD LYD".split(), CurrencyUnits(iso=3, charge=3, stripe=3)),  # noqa: SIM905
 }
+DECIMAL_CURRENCY = CurrencyUnits(iso=2, charge=2, stripe=2)
+
+
+def currency_units(code: str) -> CurrencyUnits:
+    """The currency's exponents (ISO 4217, chargeable, Stripe's)."""
+    return CURRENCY_UNITS.get(code.upper(), DECIMAL_CURRENCY)
 
 
 def currency_exponent(code: str) -> int:
     """The currency's ISO 4217 minor unit: 2 for EUR, 0 for JPY, 3 for KWD."""
-    return ISO_4217_MINOR_UNITS.get(code.upper(), 2)
+    return currency_units(code).iso
+
+
+def charge_exponent(code: str) -> int:
+    """The decimals an amount in the currency can be charged with: 2 for EUR, 0 for MGA, 2 for KWD."""
+    return currency_units(code).charge
 
 
 class PriceLineKind(models.TextChoices):

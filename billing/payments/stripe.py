@@ -15,7 +15,7 @@ from typing import Any
 import stripe
 from django.conf import settings
 
-from billing.domain import PaymentStatus, currency_exponent
+from billing.domain import PaymentStatus, currency_units
 from billing.payments.base import (
     ActionRequired,
     InvalidWebhook,
@@ -31,35 +31,25 @@ from billing.payments.base import (
     ProviderUnavailable,
 )
 
-# Stripe counts amounts in ISO 4217 minor units (billing.domain.currency_exponent), except:
-# - MGA, which ISO gives 2 decimals, Stripe counts in whole ariary (a zero-decimal currency there);
-# - ISK, which ISO gives none, Stripe still takes with 2 decimals (amounts divisible by 100);
-# - IQD and LYD (3 decimals) are not among Stripe's currencies; ISO's exponent is kept for them.
-# For its 3-decimal currencies (BHD JOD KWD OMR TND) Stripe also wants the last digit 0.
-# https://docs.stripe.com/currencies#zero-decimal
-STRIPE_EXPONENTS = {"MGA": 0, "ISK": 2}
 WEBHOOK_TOLERANCE_S = 300  # the library's default: a signed payload older than 5 minutes is refused
 TIMEOUT_S = 20
 # Refunds whose money has left or is leaving: failed and canceled ones gave nothing back.
 REFUNDS_COUNTED = ("succeeded", "pending")
 
 
-def stripe_exponent(currency: str) -> int:
-    """How many decimals Stripe's integer amounts carry for `currency`."""
-    code = currency.upper()
-    return STRIPE_EXPONENTS.get(code, currency_exponent(code))
-
-
 def to_minor(amount: Decimal, currency: str) -> int:
-    """12.34 EUR -> 1234; 500 JPY -> 500. An amount finer than the currency's unit is a pricing bug."""
-    minor = amount.scaleb(stripe_exponent(currency))
-    if minor != minor.to_integral_value():
-        raise ValueError(f"{amount} {currency} is not a whole number of the currency's minor unit")
-    return int(minor)
+    """Stripe's integer amount: 12.34 EUR -> 1234, 500 JPY -> 500, 5 ISK -> 500, 500 MGA -> 500.
+
+    The exponents are billing.domain's table. An amount finer than what a charge can carry (12.345
+    EUR, 5.5 ISK, 1.255 KWD) is a pricing bug, refused here rather than by Stripe."""
+    units = currency_units(currency)
+    if amount != amount.quantize(Decimal(1).scaleb(-units.charge)):
+        raise ValueError(f"{amount} {currency} is finer than a charge in {currency.upper()} can carry")
+    return int(amount.scaleb(units.stripe))
 
 
 def from_minor(minor: int, currency: str) -> Decimal:
-    return Decimal(minor).scaleb(-stripe_exponent(currency))
+    return Decimal(minor).scaleb(-currency_units(currency).stripe)
 
 
 def _dict(obj: Any) -> dict[str, Any]:

@@ -21,8 +21,10 @@ Rounding, so that every figure can be checked by hand:
 - The register is interpolated exactly (Decimal) and rounded half up to a whole Wh at each band edge;
   a band's energy is the difference of two rounded values, so the bands add up to the session's Wh.
 - Minutes are elapsed seconds / 60, rounded half up to 4 decimals.
-- A line's amount is its quantity times its unit price, rounded half up to the currency's minor
-  unit (2 decimals for EUR, 0 for JPY, 3 for KWD). Lines with a zero price or quantity are left out.
+- A line's amount is its quantity times its unit price, rounded half up to the smallest amount a
+  card charge in the currency can carry (billing.domain.charge_exponent): the ISO 4217 minor unit
+  (2 decimals for EUR, 0 for JPY), except whole ariary for MGA and 0.01 for KWD and the other
+  3-decimal currencies, as Stripe takes them. Lines with a zero price or quantity are left out.
 - Totals are sums of rounded lines. Prices with tax included: gross is the sum, net is
   gross / (1 + rate) rounded half up, tax is the difference. Prices without tax: net is the sum,
   tax is net x rate rounded half up, gross is net + tax.
@@ -41,7 +43,7 @@ from zoneinfo import ZoneInfo
 from django.db import transaction
 
 from accounts.models import User
-from billing.domain import PriceLineKind, currency_exponent
+from billing.domain import PriceLineKind, charge_exponent
 from billing.models import PriceLine, SessionPrice, Tariff
 from billing.services.session_times import (
     RegisterPoint,
@@ -94,11 +96,12 @@ class Breakdown:
 
 
 def minor_unit(currency: str) -> Decimal:
-    """Return the currency's smallest amount: 0.01 for EUR, 1 for JPY."""
-    return Decimal(1).scaleb(-currency_exponent(currency))
+    """Return the currency's smallest chargeable amount: 0.01 for EUR, 1 for JPY and MGA, 0.01 for KWD."""
+    return Decimal(1).scaleb(-charge_exponent(currency))
 
 
 def money_round(amount: Decimal, currency: str) -> Decimal:
+    """Round half up to the currency's smallest chargeable amount."""
     return amount.quantize(minor_unit(currency), rounding=ROUND_HALF_UP)
 
 

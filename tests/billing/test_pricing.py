@@ -111,6 +111,19 @@ def test_a_currency_without_minor_unit_rounds_to_whole_yen():
     assert (price.gross, price.net, price.tax) == (D(338), D(307), D(31))  # 338 / 1.1 = 307.27
 
 
+def test_ariary_round_to_whole_ariary_as_cards_are_charged_not_to_iso_s_two_decimals():
+    terms = replace(TERMS, currency="MGA", energy_price_per_kwh=D("1000.05"), tax_rate_percent=D(20))
+    price = compute(terms, berlin(23, 10), berlin(23, 11), [(berlin(23, 10), 0), (berlin(23, 11), 7_500)])
+    assert price.lines[0].amount == D(7500)  # 7500.375 half up to a whole ariary
+    assert (price.gross, price.net, price.tax) == (D(7500), D(6250), D(1250))
+
+
+def test_kuwaiti_dinars_round_to_the_hundredth_stripe_can_charge():
+    terms = replace(TERMS, currency="KWD", energy_price_per_kwh=D("0.0331"))
+    price = compute(terms, berlin(23, 10), berlin(23, 11), [(berlin(23, 10), 0), (berlin(23, 11), 7_500)])
+    assert price.lines[0].amount == D("0.25")  # 0.24825: not 0.248 to the fils, a last digit Stripe refuses
+
+
 def test_energy_in_each_band_comes_from_a_reading_exactly_at_the_edge():
     terms = replace(TERMS, bands=(NIGHT,))
     # Fast before 22:00, slow after: an average over the session would price this wrongly.
