@@ -208,8 +208,11 @@ def _charger_sends(site: SiteLoads, now: datetime) -> list[Send]:
     return sends
 
 
-def site_rebalance_plan(*, site_id: int, now: datetime | None = None) -> Plan | None:
-    """Allocate the site and decide what to send; record the allocations. None: balancing is off."""
+def site_rebalance_plan(
+    *, site_id: int, now: datetime | None = None, load_sample: bool = True
+) -> Plan | None:
+    """Allocate the site and decide what to send; record the allocations (and, unless told, the site's
+    load sample). None: balancing is off."""
     now = now or timezone.now()
     if not SiteGrid.objects.filter(site_id=site_id, balancing_enabled=True).exists():
         return None
@@ -223,7 +226,8 @@ def site_rebalance_plan(*, site_id: int, now: datetime | None = None) -> Plan | 
         recording.allocations_record(
             site=site, amps=amps, shares=shares, reasons=reasons, sends=plan.sends, now=now
         )
-        recording.site_load_sample_record(site=site, amps=amps, now=now)
+        if load_sample:
+            recording.site_load_sample_record(site=site, amps=amps, now=now)
     return plan
 
 
@@ -240,7 +244,7 @@ async def site_rebalance_async(*, site_id: int) -> RebalanceOutcome | None:
     raising = plan.raising
     if any(not s.accepted for s in sent):
         # A charger kept a higher limit: plan again around it (it now counts at that limit).
-        plan = await plan_for(site_id=site_id) or plan
+        plan = await plan_for(site_id=site_id, load_sample=False) or plan
         more = await profiles_send(plan.lowering)
         await record(site_id=site_id, outcomes=more)
         sent += more
