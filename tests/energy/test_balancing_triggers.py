@@ -158,3 +158,21 @@ def test_a_boot_forgets_what_the_charger_held_so_that_everything_is_sent_again()
     row = Allocation.objects.get(station=station, evse_id=1)
     assert (row.applied_amps, row.default_amps, row.status) == (None, None, AllocationStatus.PENDING)
     assert recomputes(site, 1) == 1
+
+
+@pytest.mark.redis
+def test_with_redis_the_burst_key_is_shared_by_every_process(settings):
+    from tests.conftest import redis_test_url
+
+    settings.REDIS_URL = redis_test_url()
+    energy_keys._keys_for.cache_clear()
+    store, other_process = energy_keys.keys(), energy_keys.RedisKeys(settings.REDIS_URL)
+    assert isinstance(store, energy_keys.RedisKeys)
+    key = f"energy:test:{time.monotonic_ns()}"
+    assert [store.add(key, 5) for _ in range(100)].count(True) == 1
+    assert not other_process.add(key, 5)  # a worker or another gateway sees it set
+    store.delete(key)
+    assert other_process.add(key, 0.2)
+    time.sleep(0.3)
+    assert store.add(key, 5)  # the TTL frees a key nobody deleted
+    store.delete(key)
