@@ -15,6 +15,7 @@ import logging
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
@@ -168,43 +169,37 @@ def _idle_sends(site: SiteLoads, shares: dict[str, Decimal], now: datetime) -> l
 
 
 def _charger_sends(site: SiteLoads, now: datetime) -> list[Send]:
-    """The charger-wide maximum and default, to chargers that have not accepted them since they booted."""
+    """The charger-wide default and maximum, to chargers that have not accepted them since they booted
+    (or since the site's safe default changed)."""
     sends = []
     for charger in site.chargers.values():
-        row = charger.allocation
-        common = {
+        row, target = charger.allocation, site.safe_default_amps
+        if _recently_refused(row, target, now):
+            continue
+        common: dict[str, Any] = {
             "station_id": charger.station_id,
             "identity": charger.identity,
             "protocol": charger.protocol,
+            "evse_id": 0,
         }
-        target = site.safe_default_amps
-        if (row is None or row.default_amps is None or _changed(target, row.default_amps)) and not (
-            _recently_refused(row, target, now)
-        ):
-            previous = row.default_amps if row is not None else None
+        default = row.default_amps if row is not None else None
+        if default is None or _changed(target, default):
+            sends.append(
+                Send(SendKind.CHARGER_DEFAULT, amps=target, previous=default, reason="safe default", **common)
+            )
+        maximum = row.applied_amps if row is not None else None
+        if maximum != charger.max_amps:
+            reason = "the charger's maximum"
             sends.append(
                 Send(
-                    SendKind.CHARGER_DEFAULT,
-                    evse_id=0,
-                    amps=target,
-                    previous=previous,
-                    reason="safe default",
+                    SendKind.CHARGER_MAX,
+                    amps=charger.max_amps,
+                    previous=maximum,
+                    reason=reason,
+                    phases=charger.phases,
                     **common,
                 )
             )
-        if row is None or row.applied_amps is None or row.applied_amps != charger.max_amps:
-            if not (row is not None and row.applied_amps is None and _recently_refused(row, target, now)):
-                sends.append(
-                    Send(
-                        SendKind.CHARGER_MAX,
-                        evse_id=0,
-                        amps=charger.max_amps,
-                        previous=row.applied_amps if row is not None else None,
-                        reason="the charger's maximum",
-                        phases=charger.phases,
-                        **common,
-                    )
-                )
     return sends
 
 
