@@ -8,4 +8,4 @@ class EnergyConfig(AppConfig):
     verbose_name = "Energy management"
 
     def ready(self) -> None:
-        from energy import receivers  # noqa: F401  (connects them)
+        from energy import receivers, receivers_fleet  # noqa: F401  (connects them)

@@ -28,7 +28,7 @@ from energy.models import GridPrice, SiteGrid
 from energy.scheduling import FleetPlan, PlannedPeriod, Slot, Vehicle, VehiclePlan, fleet_plan
 from energy.services.fleet_inputs import PluggedVehicle, plugged_vehicles
 from energy.services.fleet_prices import fleet_capacity_kw, grid_prices, price_slots
-from energy.services.fleet_state import latest_plan_record, plan_read
+from energy.services.fleet_state import latest_plan_record, plan_vehicles
 from energy.services.loads import Evse, site_loads
 from stations.ocpp.profiles import ProfileLimit, ProfilePurpose
 from stations.services.access import site_zone
@@ -151,7 +151,7 @@ def _clears(site_id: int, by_session: dict[int, Evse], planned: set[int], now: d
         return []
     return [
         by_session[vehicle.session_id]
-        for vehicle in plan_read(previous.plan).vehicles
+        for vehicle in plan_vehicles(previous)
         if vehicle.accepted
         and vehicle.session_id in by_session
         and vehicle.session_id not in planned

@@ -7,15 +7,18 @@ site's own grid price wins over one for every site; a grid price in another curr
 is left out). The tariff is the one a fleet vehicle's card gets at its charger now (billing's selection);
 the time price and fees do not depend on when the car charges, so they do not enter the plan.
 
-Capacity: what the site's limits leave for the fleet, the same in every slot. Every other load counts at
-what it would take now: the building's base load, an offline or refusing charger at the limit it keeps,
-any other session at its maximum or, when its car draws less, at what the car draws plus a margin (the
-balancer's wanted current). Not their current allocation: that depends on what the fleet holds, and the
-fleet would plan around its own shadow. They are assumed to keep drawing so until the departure; when
+Capacity: what the site's limits leave for the fleet, the same in every slot. The other loads count at
+what the balancer would give them if the fleet vehicles charged now like any car (at their maximum, with
+their chargers' priority): the building's base load, an offline or refusing charger at the limit it
+keeps, every other session at its fair share, up to its maximum or what its car draws. Not their
+allocation at this moment, which depends on what the fleet holds: while the fleet waits for cheap hours
+the others take everything, and a fleet planned around that would never charge. So the fleet is planned
+within what it would get anyway, and the balancer, counting planned fleet sessions as fixed, lowers the
+others to their fair share when the fleet charges. They are assumed to stay until the departure; when
 their cars leave, the next replan (every 15 minutes) gives the fleet what they free. Through each circuit
-feeding a fleet charger (the grid connection included), the fleet may draw the room left on its fullest
-phase times the voltage times 3 when every fleet charger under it is three-phase, times 1 otherwise (single-
-phase chargers may all sit on that phase), and no more than its power limit leaves.
+feeding a fleet charger (the grid connection included) the fleet may draw the room left on its fullest
+phase times the voltage times 3 when every fleet charger under it is three-phase, times 1 otherwise
+(single-phase chargers may all sit on that phase), and no more than its power limit leaves.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import Q
 
 from billing.services.tariffs import TariffTerms, rates_at
+from energy.allocation import Load, allocate
 from energy.models import GridPrice
 from energy.scheduling import Slot
 from energy.services.loads import Evse, SiteLoads
@@ -98,17 +102,25 @@ def price_slots(
     return slots
 
 
-def _demand_amps(site: SiteLoads, fleet_keys: set[str]) -> dict[str, tuple[str, tuple[int, ...], Decimal]]:
-    """Load id -> (circuit, grid phases, amps it would take) for every load but the fleet's."""
-    demand = {}
-    for load in site.loads:
-        if load.id in fleet_keys:
-            continue
-        cap = (
-            load.max_amps if load.fixed or load.wanted_amps is None else min(load.max_amps, load.wanted_amps)
+def _others_amps(site: SiteLoads, fleet: Sequence[Evse]) -> list[tuple[str, tuple[int, ...], Decimal]]:
+    """(circuit, grid phases, amps) of every load but the fleet's, as the balancer would share the site
+    with the fleet vehicles charging like any car."""
+    keys = {evse.key for evse in fleet}
+    minimum = site.grid.min_current_amps
+    as_cars = [
+        Load(
+            evse.key,
+            evse.circuit_id,
+            evse.grid_phases,
+            evse.max_amps,
+            min_amps=Decimal(0) if evse.is_dc else min(minimum, evse.max_amps),
+            priority=evse.priority,
         )
-        demand[load.id] = (load.circuit_id, load.grid_phases, cap)
-    return demand
+        for evse in fleet
+    ]
+    loads = [load for load in site.loads if load.id not in keys] + as_cars
+    shares = allocate(site.circuits, loads)
+    return [(load.circuit_id, load.grid_phases, shares[load.id]) for load in loads if load.id not in keys]
 
 
 def fleet_capacity_kw(site: SiteLoads, fleet: Iterable[Evse], fleet_max_kw: Decimal) -> Decimal:
@@ -126,7 +138,7 @@ def fleet_capacity_kw(site: SiteLoads, fleet: Iterable[Evse], fleet_max_kw: Deci
             circuit_id = circuits[circuit_id].parent_id
         return chain
 
-    for circuit_id, phases, amps in _demand_amps(site, {evse.key for evse in fleet}).values():
+    for circuit_id, phases, amps in _others_amps(site, fleet):
         for node in path(circuit_id):
             for phase in phases:
                 phase_amps[node][phase - 1] += amps

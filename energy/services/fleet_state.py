@@ -10,6 +10,7 @@ when the plan's schedule ends (or is cleared) the charger falls back to exactly 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -18,6 +19,8 @@ from typing import Any
 from django.utils.dateparse import parse_datetime
 
 from energy.models import FleetPlanRecord
+
+logger = logging.getLogger(__name__)
 
 LOOKAHEAD = timedelta(minutes=2)
 ACCEPTED = "accepted"
@@ -126,6 +129,16 @@ def latest_plan_record(site_id: int) -> FleetPlanRecord | None:
     return FleetPlanRecord.objects.filter(site_id=site_id).order_by("-computed_at", "-pk").first()
 
 
+def plan_vehicles(record: FleetPlanRecord) -> tuple[RecordedVehicle, ...]:
+    """The record's vehicles; none, logged, when its JSON cannot be read (the balancer and the next
+    replan must not fail on it)."""
+    try:
+        return plan_read(record.plan).vehicles
+    except (KeyError, TypeError, ValueError, ArithmeticError):
+        logger.exception("fleet plan record %s cannot be read", record.pk)
+        return ()
+
+
 def fleet_amps(site_id: int, *, now: datetime) -> dict[int, Decimal]:
     """Session id -> the current per phase the balancer counts a planned fleet session at: the highest
     its accepted plan gives it from now to now + LOOKAHEAD, while the plan's schedule runs."""
@@ -133,7 +146,7 @@ def fleet_amps(site_id: int, *, now: datetime) -> dict[int, Decimal]:
     if record is None:
         return {}
     amps = {}
-    for vehicle in plan_read(record.plan).vehicles:
+    for vehicle in plan_vehicles(record):
         if vehicle.accepted and now < vehicle.until:
             amps[vehicle.session_id] = vehicle.amps_between(now, min(now + LOOKAHEAD, vehicle.until))
     return amps

@@ -13,9 +13,9 @@ import pytest
 
 from accounts.models import Organization
 from billing.models import Tariff, TariffAssignment, TariffBand
-from energy.models import ChargerWiring, ChargingNeed, FleetVehicle, GridPrice, SiteGrid
-from energy.services.fleet import MAX_PERIODS, FleetDraft, schedule_periods, site_fleet_plan_compute
+from energy.models import Allocation, ChargerWiring, ChargingNeed, FleetVehicle, GridPrice, SiteGrid
 from energy.scheduling import PlannedPeriod
+from energy.services.fleet import MAX_PERIODS, FleetDraft, schedule_periods, site_fleet_plan_compute
 from stations.models import ChargingSession, Connector, MeterSample, Site
 from tests.factories import IdTokenFactory, OrganizationFactory, SiteFactory, StationFactory
 
@@ -177,15 +177,45 @@ def test_a_grid_price_adds_to_the_tariff_and_the_sites_own_wins_over_one_for_eve
     assert draft.plan.cost_immediate == D("3.5200")  # 20:00-21:00 at 0.30 + 0.02
 
 
-def test_the_fleet_gets_what_the_base_load_and_the_other_cars_leave_on_the_fullest_phase():
+def test_the_fleet_gets_what_the_base_load_and_the_other_cars_fair_shares_leave():
     site = depot("32", base_a="10")
     night_tariff(site)
-    plug_in(None, charger(site, amps="16"))  # a visitor's car, counted at its charger's 16 A
+    plug_in(None, charger(site, amps="32"))  # a visitor's car
     plug_in(van(site.organization, "Van", energy_needed_kwh=D("11")), charger(site))
 
     draft = site_fleet_plan_compute(site_id=site.pk, now=EVENING)
 
-    assert draft is not None and draft.capacity_kw == D("4.14")  # (32 - 10 - 16) A * 230 V * 3
+    # 22 A beside the building: 11 A each were the van charging like any car; the visitor keeps its 11.
+    assert draft is not None and draft.capacity_kw == D("7.59")  # (32 - 10 - 11) A * 230 V * 3
+
+
+def test_a_visitor_drawing_less_than_its_share_leaves_the_fleet_the_rest():
+    site = depot("32")
+    night_tariff(site)
+    visitor = plug_in(None, charger(site, amps="32"))
+    Allocation.objects.create(
+        station=visitor.station, evse_id=1, session=visitor, amps=D(16), wanted_amps=D(5), status="accepted"
+    )
+    plug_in(van(site.organization, "Van", max_kw=D("22")), charger(site, amps="32"))
+
+    draft = site_fleet_plan_compute(site_id=site.pk, now=EVENING)
+
+    # It draws 5 A and is offered the 6 A minimum, below which it would pause: (32 - 6) A * 230 V * 3.
+    assert draft is not None and draft.capacity_kw == D("17.94")
+
+
+def test_a_fleet_charger_with_priority_leaves_the_others_only_their_minimum():
+    site = depot("32")
+    night_tariff(site)
+    plug_in(None, charger(site, amps="32"))  # wants all it can get
+    fleet = charger(site, amps="32")
+    ChargerWiring.objects.filter(station=fleet.station).update(priority=1)
+    plug_in(van(site.organization, "Van", max_kw=D("30")), fleet)
+
+    draft = site_fleet_plan_compute(site_id=site.pk, now=EVENING)
+
+    # The van would be raised to its maximum before the visitor gets more than its 6 A minimum.
+    assert draft is not None and draft.capacity_kw == D("17.94")
 
 
 def test_a_single_phase_fleet_charger_is_planned_on_one_phase():
@@ -263,7 +293,7 @@ def test_the_state_of_charge_sets_the_need_and_what_was_delivered_is_not_asked_t
     assert draft is not None and draft.plan is not None and draft.plan.vehicles[0].energy_kwh == D("12.000")
 
 
-def test_without_a_target_or_a_usual_need_the_plan_fills_the_battery_and_without_a_departure_it_plans_nothing():
+def test_without_a_target_or_usual_need_the_battery_is_filled_and_without_a_departure_nothing_is_planned():
     site = depot()
     night_tariff(site)
     plug_in(van(site.organization, "Van", battery_kwh=D("20"), energy_needed_kwh=None), charger(site))
