@@ -10,8 +10,8 @@ Units and rounding (the integers the solver sees, and back):
   datetimes may be in any time zone, all durations are real (UTC) durations, so DST nights are right.
   Prices enter the solver rounded to 6 decimals; costs are then computed with the exact prices.
 - Outputs: energy in whole Wh (kWh with 3 decimals); kW rounded down to the W (3 decimals), so a period never
-  exceeds a limit and may deliver a fraction of a Wh less than planned; each vehicle's cost is rounded
-  half-even to 4 decimals and a plan's cost is the sum of its vehicles' costs. Datetimes are in UTC.
+  exceeds a limit and may deliver up to 1 W times its duration less than planned; each vehicle's cost is
+  rounded half-even to 4 decimals and a plan's cost is the sum of its vehicles' costs. Datetimes are in UTC.
 
 Minimum power: a vehicle given less than min_kw on average over a stretch of a slot runs at min_kw for part
 of it. Such runs are staggered within the stretch so that the site's capacity holds at every instant (see
