@@ -1,9 +1,8 @@
 """The fleet charging planner on hand-computed cases: tariffs, competing vehicles, shortfall, min power,
-DST nights, bad input and speed. `assert_plan_within_limits` is shared with the property tests."""
+DST nights, bad input and a large depot. `assert_plan_within_limits` is shared with the property tests."""
 
 from __future__ import annotations
 
-import time
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Sequence
@@ -334,10 +333,10 @@ def test_slots_may_come_in_any_order_and_no_vehicles_means_an_empty_plan():
     assert plan.cost == D("1.3000")  # 11 * 0.10 + 1 * 0.20
 
 
-# Speed
+# A large depot (its timing is bench/energy_plan.py)
 
 
-def test_two_hundred_vehicles_over_ninety_six_quarter_hours_plan_in_about_a_second():
+def test_a_depot_of_two_hundred_vehicles_is_planned_within_its_limits_and_cheaper_per_kwh():
     quarter = timedelta(minutes=15)
     start = datetime(2024, 6, 1, 18, tzinfo=UTC)
     now = start + timedelta(minutes=7)
@@ -355,11 +354,8 @@ def test_two_hundred_vehicles_over_ninety_six_quarter_hours_plan_in_about_a_seco
         for n in range(200)
     ]
 
-    began = time.perf_counter()
     plan = fleet_plan(slots, vehicles)
-    elapsed = time.perf_counter() - began
 
-    assert elapsed < 3, f"{elapsed:.2f} s"  # about 0.5 s on a quiet machine; leeway for busy CI runners
     planned = sum(vp.energy_kwh for vp in plan.vehicles)
     # The site cannot charge everyone at once: compare what a kWh costs.
     assert plan.cost / planned < plan.cost_immediate / (planned - plan.shortfall_immediate_kwh)
