@@ -173,6 +173,8 @@ if REDIS_URL:
         }
     }
     CELERY_BROKER_URL = REDIS_URL
+    # Shared by the gateway, the web processes and the workers: rate limits, mailed-once records.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     # One process only: charger commands reach only sockets held by this process, and Celery runs its
     # tasks in the caller (see README, "Processes"). `make run` starts a private Redis-compatible server.
