@@ -25,11 +25,17 @@ class SuperuserOnly(ReadOnlyMixin, admin.ModelAdmin):
 class PaymentAdmin(ReadOnlyMixin, TenantAdmin):
     """Payments change only through the provider and its webhooks, never by hand."""
 
-    list_display = ["pk", "created_at", "session", "user", "method", "status", "amount_captured", "currency"]
+    list_display = ["pk", "created_at", "session", "payer", "method", "status", "amount_captured", "currency"]
     list_filter = ["status", "method", "created_at"]
-    search_fields = ["provider_reference", "user__email", "session__id_tag"]
+    search_fields = ["provider_reference", "user__email", "guest_email", "session__id_tag"]
     list_select_related = ["session", "user"]
     date_hierarchy = "created_at"
+
+    @admin.display(description="paid by", ordering="user__email")
+    def payer(self, payment: Payment) -> str:
+        if payment.user is not None:
+            return str(payment.user)
+        return f"{payment.guest_email} (guest)" if payment.guest_email else "—"
 
 
 @admin.register(PaymentEvent)

@@ -35,3 +35,14 @@ def test_superusers_see_the_events(client):
     PaymentEvent.objects.create(event_id="evt_1", event_type="payment_intent.succeeded", payload={})
     client.force_login(UserFactory(is_staff=True, is_superuser=True))
     assert b"evt_1" in client.get("/admin/billing/paymentevent/").content
+
+
+def test_staff_find_a_guest_s_payment_by_the_receipt_address(client):
+    scene = Scene()
+    guest = payment_for("pi_guest", session=scene.session, status=PaymentStatus.CAPTURED)
+    guest.user, guest.guest_email = None, "walk-up@example.org"
+    guest.save(update_fields=["user", "guest_email"])
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    page = client.get("/admin/billing/payment/", {"q": "walk-up@"})
+    assert list(page.context["cl"].queryset) == [guest]
+    assert b"walk-up@example.org (guest)" in page.content
