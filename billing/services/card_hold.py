@@ -25,11 +25,19 @@ from django.utils import timezone
 from accounts.domain import PAYMENT_TAG_PREFIX
 from accounts.models import IdToken, IdTokenStatus, User
 from billing.domain import PaymentMethodKind, PaymentStatus
-from billing.models import BillingCustomer, Payment, SavedPaymentMethod, SessionPrice
-from billing.payments.base import PaymentDeclined, PaymentError, ProviderRejected
+from billing.models import Payment, SessionPrice
+from billing.payments.base import PaymentError, ProviderRejected
 from billing.services.card_hold_offer import card_hold_offer
 from billing.services.payment_methods import customer_get_or_create
-from billing.services.payments import PAID, gateway_required, payment_capture, payment_record, payment_release
+from billing.services.payments import (
+    PAID,
+    gateway_required,
+    payment_capture,
+    payment_charge_off_session,
+    payment_record,
+    payment_release,
+    saved_card_of,
+)
 from billing.services.pricing import money_round
 from billing.services.running_cost import session_cost_so_far
 from stations.models import ChargingSession, Station
@@ -226,9 +234,8 @@ def card_hold_rest_charge(*, hold: Payment, price: SessionPrice) -> Payment | No
     authenticate, so a bank asking for it fails it too), or None when the driver has no saved card.
     ProviderUnavailable propagates: the billing task retries with the same idempotency key."""
     rest = price.gross - hold.amount_captured
-    card = SavedPaymentMethod.objects.filter(user=hold.user, is_default=True, removed_at__isnull=True).first()
-    customer = BillingCustomer.objects.filter(user=hold.user).first()
-    if rest <= 0 or hold.user is None or card is None or customer is None:
+    saved = saved_card_of(hold.user_id)
+    if rest <= 0 or saved is None:
         return None
     with transaction.atomic():
         Payment.objects.select_for_update().filter(pk=hold.pk).get()  # one payment for the rest
@@ -249,25 +256,14 @@ def card_hold_rest_charge(*, hold: Payment, price: SessionPrice) -> Payment | No
             )
     if payment.status != PaymentStatus.PENDING:
         return payment
-    try:
-        remote = gateway_required().charge_saved(
-            amount=rest,
-            currency=price.currency,
-            customer_id=customer.provider_customer_id,
-            payment_method_id=card.provider_payment_method_id,
-            idempotency_key=f"payment:{payment.pk}:attempt:1",
-            description=f"Charging session {price.session_id}: the cost beyond the card hold",
-            metadata={"payment": str(payment.pk), "session": str(price.session_id), "hold": str(hold.pk)},
-        )
-    except PaymentDeclined as declined:
-        if declined.payment is None:
-            payment.status, payment.failure_message = PaymentStatus.FAILED, declined.message[:300]
-            payment.save(update_fields=["status", "failure_message", "updated_at"])
-            return payment
-        return payment_record(
-            payment, declined.payment, status=PaymentStatus.FAILED, message=declined.message
-        )
-    return payment_record(payment, remote)
+    return payment_charge_off_session(
+        payment,
+        saved=saved,
+        amount=rest,
+        description=f"Charging session {price.session_id}: the cost beyond the card hold",
+        metadata={"session": str(price.session_id), "hold": str(hold.pk)},
+        authentication_waits=False,
+    )
 
 
 def card_hold_rest_note(*, hold: Payment, note: str) -> None:

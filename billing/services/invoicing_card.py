@@ -15,11 +15,10 @@ from django.db import transaction
 from django.db.models import Q
 
 from billing.domain import InvoiceKind, InvoiceStatus, PaymentMethodKind, PaymentStatus
-from billing.models import BillingCustomer, Invoice, Payment, SavedPaymentMethod
-from billing.payments.base import ActionRequired, PaymentDeclined
+from billing.models import Invoice, Payment
 from billing.services.invoicing import PAID_STATUSES
 from billing.services.invoicing_settle import invoice_amount_due, invoice_settle
-from billing.services.payments import gateway_required, payment_record
+from billing.services.payments import payment_charge_off_session, saved_card_of
 
 
 def _payment_for_invoice(invoice: Invoice, due: Decimal) -> Payment:
@@ -67,11 +66,7 @@ def invoice_charge_saved_card(*, invoice: Invoice) -> Payment:
     ProviderUnavailable propagates: calling again repeats the same attempt."""
     if invoice.kind != InvoiceKind.INVOICE or invoice.session_id is None or invoice.user_id is None:
         raise ValidationError("Only a driver's invoice for a session is charged to their saved card.")
-    card = SavedPaymentMethod.objects.filter(
-        user_id=invoice.user_id, is_default=True, removed_at__isnull=True
-    ).first()
-    customer = BillingCustomer.objects.filter(user_id=invoice.user_id).first()
-    if card is None or customer is None:
+    if (saved := saved_card_of(invoice.user_id)) is None:
         raise ValidationError(f"The driver of {invoice.code} has no saved card.")
     with transaction.atomic():
         invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
@@ -83,34 +78,13 @@ def invoice_charge_saved_card(*, invoice: Invoice) -> Payment:
         payment = _payment_for_invoice(invoice, due)
     if payment.status != PaymentStatus.PENDING:
         return payment  # waiting for the driver's authentication
-    try:
-        remote = gateway_required().charge_saved(
-            amount=payment.amount_authorized,
-            currency=payment.currency,
-            customer_id=customer.provider_customer_id,
-            payment_method_id=card.provider_payment_method_id,
-            idempotency_key=f"payment:{payment.pk}:attempt:{payment.attempts}",
-            description=f"Invoice {invoice.code}",
-            metadata={
-                "payment": str(payment.pk),
-                "invoice": invoice.code,
-                "session": str(invoice.session_id),
-            },
-        )
-    except ActionRequired as declined:
-        if declined.payment is None:
-            raise
-        return payment_record(
-            payment, declined.payment, status=PaymentStatus.REQUIRES_ACTION, message=declined.message
-        )
-    except PaymentDeclined as declined:
-        if declined.payment is None:
-            payment.status, payment.failure_message = PaymentStatus.FAILED, declined.message[:300]
-            payment.save(update_fields=["status", "failure_message", "updated_at"])
-            return payment
-        return payment_record(
-            payment, declined.payment, status=PaymentStatus.FAILED, message=declined.message
-        )
-    payment = payment_record(payment, remote)
-    invoice_settle(invoice_id=invoice.pk)
+    payment = payment_charge_off_session(
+        payment,
+        saved=saved,
+        amount=payment.amount_authorized,
+        description=f"Invoice {invoice.code}",
+        metadata={"invoice": invoice.code, "session": str(invoice.session_id)},
+    )
+    if payment.status in PAID_STATUSES:
+        invoice_settle(invoice_id=invoice.pk)
     return payment

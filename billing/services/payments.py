@@ -105,41 +105,69 @@ def payment_charge_saved_card(*, session_price: SessionPrice) -> Payment:
         payment.status, payment.amount_authorized, payment.amount_captured = PaymentStatus.CAPTURED, 0, 0
         payment.save(update_fields=["status", "amount_authorized", "amount_captured", "updated_at"])
         return payment
-    card = (
-        SavedPaymentMethod.objects.filter(user=user, removed_at__isnull=True, is_default=True).first()
-        if user is not None
-        else None
-    )
-    customer = BillingCustomer.objects.filter(user=user).first() if user is not None else None
-    if card is None or customer is None:
+    if (saved := saved_card_of(user.pk if user is not None else None)) is None:
         payment.status, payment.failure_message = PaymentStatus.FAILED, "No saved card to charge."
         payment.save(update_fields=["status", "failure_message", "updated_at"])
         return payment
+    return payment_charge_off_session(
+        payment,
+        saved=saved,
+        amount=session_price.gross,
+        description=f"Charging session {session.pk}",
+        metadata={"session": str(session.pk)},
+    )
+
+
+@dataclass(frozen=True)
+class SavedCard:
+    card: SavedPaymentMethod
+    customer: BillingCustomer
+
+
+def saved_card_of(user_id: int | None) -> SavedCard | None:
+    """The driver's default saved card and their customer at the provider, if they have both."""
+    if user_id is None:
+        return None
+    card = SavedPaymentMethod.objects.filter(
+        user_id=user_id, is_default=True, removed_at__isnull=True
+    ).first()
+    customer = BillingCustomer.objects.filter(user_id=user_id).first()
+    return SavedCard(card, customer) if card is not None and customer is not None else None
+
+
+def payment_charge_off_session(
+    payment: Payment,
+    *,
+    saved: SavedCard,
+    amount: Decimal,
+    description: str,
+    metadata: dict[str, str],
+    authentication_waits: bool = True,
+) -> Payment:
+    """Charge `amount` to a saved card, off session, as `payment`'s current attempt.
+
+    The key is the attempt's, so a retry after a lost answer replays the first outcome. A decline is
+    recorded as failed with the bank's message; a bank asking for 3-D Secure leaves the payment waiting
+    for the driver (mailed a link), or fails it when `authentication_waits` is off. ProviderUnavailable
+    propagates for the caller to retry."""
     try:
         remote = gateway_required().charge_saved(
-            amount=session_price.gross,
-            currency=session_price.currency,
-            customer_id=customer.provider_customer_id,
-            payment_method_id=card.provider_payment_method_id,
-            # Same key for retries of one attempt (a lost answer replays the first outcome).
+            amount=amount,
+            currency=payment.currency,
+            customer_id=saved.customer.provider_customer_id,
+            payment_method_id=saved.card.provider_payment_method_id,
             idempotency_key=f"payment:{payment.pk}:attempt:{payment.attempts}",
-            description=f"Charging session {session.pk}",
-            metadata={"payment": str(payment.pk), "session": str(session.pk)},
+            description=description,
+            metadata={"payment": str(payment.pk), **metadata},
         )
-    except ActionRequired as declined:
-        remote = declined.payment or ProviderPayment(
-            id="", status=PaymentStatus.REQUIRES_ACTION, currency=payment.currency, amount=Decimal(0),
-            amount_capturable=Decimal(0), amount_captured=Decimal(0), amount_refunded=Decimal(0),
-        )  # fmt: skip
-        return payment_record(payment, remote, status=PaymentStatus.REQUIRES_ACTION, message=declined.message)
     except PaymentDeclined as declined:
+        waits = authentication_waits and isinstance(declined, ActionRequired)
         if declined.payment is None:
             payment.status, payment.failure_message = PaymentStatus.FAILED, declined.message[:300]
             payment.save(update_fields=["status", "failure_message", "updated_at"])
             return payment
-        return payment_record(
-            payment, declined.payment, status=PaymentStatus.FAILED, message=declined.message
-        )
+        status = PaymentStatus.REQUIRES_ACTION if waits else PaymentStatus.FAILED
+        return payment_record(payment, declined.payment, status=status, message=declined.message)
     return payment_record(payment, remote)
 
 
