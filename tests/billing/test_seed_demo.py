@@ -26,7 +26,7 @@ def test_seeding_twice_gives_the_same_demo(capsys):
 
     first = counts()
     call_command("seed_demo")
-    assert first == counts() == (4, 4, 2, 3, 3)
+    assert first == counts() == (4, 5, 2, 3, 3)
 
 
 def test_residents_charge_freely_and_visitors_for_a_few_minutes_at_the_demo_site():

@@ -24,6 +24,7 @@ from accounts.models import (
     User,
 )
 from billing.models import Tariff, TariffAssignment, TariffBand
+from energy.models import FleetVehicle
 from stations.credentials import password_hash
 from stations.domain import AccessPolicy
 from stations.models import AccessRule, Site, Station
@@ -99,6 +100,7 @@ class Command(BaseCommand):
             AccessRule.objects.create(site=parking, group=residents)
             AccessRule.objects.create(site=parking, group=None, max_duration_min=DEMO_PUBLIC_MINUTES)
         self.tariffs(riverside, parking, residents, city, garage)
+        self.fleet(riverside, residents)
         self.stdout.write(
             "Demo data ready. Admin: http://127.0.0.1:8000/admin/ (superuser admin / admin; manager / "
             "manager sees Riverside Homes only). Driver portal: http://127.0.0.1:8000/ (driver@example.com "
@@ -143,6 +145,24 @@ class Command(BaseCommand):
         )
         if created:
             TariffAssignment.objects.create(tariff=garage_tariff, site=garage)
+
+    def fleet(self, riverside: Organization, residents: AccessGroup) -> None:
+        """A van of the property's own fleet, charged off-peak on the residents' night price."""
+        card, _ = IdToken.objects.get_or_create(
+            id_tag="DEMO-FLEET-1", defaults={"organization": riverside, "label": "Caretaker's van"}
+        )
+        residents.id_tokens.add(card)
+        FleetVehicle.objects.get_or_create(
+            organization=riverside,
+            name="Caretaker's van",
+            defaults={
+                "id_token": card,
+                "battery_kwh": Decimal("60"),
+                "max_kw": Decimal("11"),
+                "departure_time": time(7),
+                "energy_needed_kwh": Decimal("20"),
+            },
+        )
 
     def organization(self, name: str, kind: OrganizationKind) -> Organization:
         organization, _ = Organization.objects.get_or_create(name=name, defaults={"kind": kind})
