@@ -212,6 +212,9 @@ STRIPE_JS_URL = env("STRIPE_JS_URL", default="") or "https://js.stripe.com/v3/"
 # close the running cost may come to it before the charger is asked to stop the session.
 CSMS_CARD_HOLD_AMOUNT = Decimal(env("CSMS_CARD_HOLD_AMOUNT", default="50"))
 CSMS_CARD_HOLD_MARGIN = Decimal(env("CSMS_CARD_HOLD_MARGIN", default="1"))
+# A session whose tariff has an idle fee is billed when the car is unplugged (the connector's
+# Available), at the latest this long after its stop (a card paid at the charger: 30 minutes at most).
+CSMS_IDLE_BILLING_WAIT_MIN = env.int("CSMS_IDLE_BILLING_WAIT_MIN", default=240)
 
 # --- CSMS behaviour -------------------------------------------------------------------------------
 # Unknown identities are refused unless this is on; then they are created Pending until accepted.

@@ -10,9 +10,10 @@ What is priced:
   charging), or the session's stop without one; or, with the tariff's `idle_from_suspended_ev`,
   until the car stopped taking energy (SuspendedEV) for good.
 - Idle time: from there until the car was unplugged (the connector's Available, also after the
-  stop when the charger ended the transaction first), or the session's stop when no unplug is on
-  record when the session is priced (billing/services/session_times.py says exactly); only the
-  minutes past the grace period cost the idle price. Idle time is never split by bands.
+  stop when the charger ended the transaction first; billing waits for it), or, with none on record
+  when the session is priced, the charger's last report of the car still plugged in, else the stop
+  (billing/services/session_times.py says exactly); only the minutes past the grace period cost
+  the idle price. Idle time is never split by bands.
 - The session fee, once.
 Bands are wall-clock hours in the site's time zone: across a clock change a band keeps its hours,
 and minutes are real elapsed minutes (a night with the clock going back has one more hour).

@@ -10,12 +10,15 @@ so a charger that reports SuspendedEV while the car still draws energy does not 
 
 Idle time ends when the car was unplugged: the connector's first Available at or after charging
 stopped, before the next session on the connector started. That is after the stop when an OCPP 1.6
-charger ends the transaction (StopTransaction) before the driver unplugs. Without an Available on
-record, idle time ends at the session's stop, as it does when the stop is the unplug (a 2.0.1
-TransactionEvent Ended with stoppedReason EVDisconnected, a 1.6 StopTransaction with EVDisconnected).
-A session is priced once, when it is billed right after its stop: the unplug counts if the charger
-reported it by then (an Available sent with the stop, or a backlog delivered after a connection
-loss); a car still plugged in at that moment is charged idle time up to the stop only.
+charger ends the transaction (StopTransaction) before the driver unplugs. A stop that is the unplug
+(a 2.0.1 TransactionEvent Ended with stoppedReason EVDisconnected, a 1.6 StopTransaction with
+EVDisconnected) ends idle time there.
+
+A session is priced once, when it is billed. A session whose tariff has an idle fee is billed when the
+charger reports the unplug, or at the latest CSMS_IDLE_BILLING_WAIT_MIN after its stop
+(billing/services/unplug_wait.py). With no Available on record then, idle time ends at the charger's
+last report, after the stop and within that wait, that the car was still plugged in (1.6 Finishing,
+2.0.1 Occupied), else at the stop: idle time is charged only as far as the charger vouched for it.
 """
 
 from __future__ import annotations
@@ -24,13 +27,18 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from stations.domain import ConnectorStatus
+from django.conf import settings
+from django.db.models import QuerySet
+
+from stations.domain import ConnectorStatus, StopReason
 from stations.models import ChargingSession, MeterSample, StatusChange
 
 ENERGY_REGISTER = "Energy.Active.Import.Register"
 # Locations other than these (the EV's own meter, a cable) do not measure what the site delivers.
 REGISTER_LOCATIONS = ("", "Outlet")
 CHARGING_ENDED = (ConnectorStatus.FINISHING, ConnectorStatus.AVAILABLE)
+# Reported after the stop, these say the car is still plugged in (the next car would start a session).
+STILL_PLUGGED_IN = (ConnectorStatus.FINISHING, ConnectorStatus.OCCUPIED)
 
 RegisterPoint = tuple[datetime, Decimal]
 
@@ -154,16 +162,34 @@ def session_unplugged_at(session: ChargingSession, *, since: datetime) -> dateti
         occurred_at__gte=since,
         occurred_at__gt=session.started_at,
     )
+    unplugs = _before_next_session(session, unplugs)
+    return unplugs.order_by("occurred_at", "pk").values_list("occurred_at", flat=True).first()
+
+
+def _before_next_session(session: ChargingSession, changes: QuerySet[StatusChange]) -> QuerySet[StatusChange]:
     following = (
         ChargingSession.objects.filter(connector_id=session.connector_id, started_at__gt=session.started_at)
         .order_by("started_at")
         .values_list("started_at", flat=True)
         .first()
     )
-    if following is not None:
-        unplugs = unplugs.filter(occurred_at__lt=following)
-    unplug = unplugs.order_by("occurred_at", "pk").values_list("occurred_at", flat=True).first()
-    return unplug
+    return changes if following is None else changes.filter(occurred_at__lt=following)
+
+
+def session_plugged_in_seen_until(session: ChargingSession) -> datetime | None:
+    """Return the connector's last report after the stop, within the billing's wait for the unplug
+    and before its next session, that the car was still plugged in; None when there is none."""
+    assert session.started_at is not None and session.stopped_at is not None
+    if session.connector_id is None:
+        return None
+    reports = StatusChange.objects.filter(
+        connector_id=session.connector_id,
+        status__in=STILL_PLUGGED_IN,
+        occurred_at__gt=session.stopped_at,
+        occurred_at__lte=session.stopped_at + timedelta(minutes=settings.CSMS_IDLE_BILLING_WAIT_MIN),
+    )
+    reports = _before_next_session(session, reports)
+    return reports.order_by("-occurred_at", "-pk").values_list("occurred_at", flat=True).first()
 
 
 def session_idle_span(
@@ -176,4 +202,6 @@ def session_idle_span(
     if from_suspended_ev and (suspended := session_suspended_since(session, until=charging_until)):
         idle_from = max(suspended, register_still_since(register, until=charging_until))
     unplugged = session_unplugged_at(session, since=charging_until)
-    return idle_from, unplugged if unplugged is not None else session.stopped_at
+    if unplugged is None and session.stop_reason != StopReason.EV_DISCONNECTED:
+        unplugged = session_plugged_in_seen_until(session)
+    return idle_from, unplugged or session.stopped_at

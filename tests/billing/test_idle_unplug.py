@@ -79,10 +79,12 @@ def test_idle_time_runs_past_the_stop_until_the_car_is_unplugged(connector, tari
     assert idle_line(price) == (D("25.0000"), D("2.50"))  # 40 min less 15 of grace
 
 
-def test_without_an_unplug_on_record_idle_time_ends_at_the_stop(connector, tariff):
+def test_without_an_unplug_on_record_idle_time_ends_at_the_last_report_of_the_car_plugged_in(
+    connector, tariff
+):
     stop_first(connector, unplugged_after=None)
     price = session_price(session=session(connector))
-    assert (price.charging_s, price.idle_s) == (3600, 0)
+    assert (price.charging_s, price.idle_s) == (3600, 1)  # the Finishing a second after the stop
     assert idle_line(price) is None
 
 
@@ -104,7 +106,7 @@ def test_an_available_after_the_next_session_started_is_not_this_car_s_unplug(co
     first = session(connector)
     session(connector, started_at=STOP + timedelta(minutes=20), stopped_at=STOP + timedelta(hours=2))
     status(connector, ConnectorStatus.AVAILABLE, STOP + timedelta(hours=2, minutes=1))
-    assert session_price(session=first).idle_s == 0
+    assert session_price(session=first).idle_s == 1  # to its Finishing, a second after the stop
 
 
 def test_a_car_unplugged_before_the_charger_ended_the_session_idles_until_the_unplug(connector, tariff):
@@ -121,7 +123,7 @@ def test_a_session_priced_before_the_unplug_keeps_idle_time_up_to_the_stop(conne
     first = session_price(session=ended)  # the billing run, right after StopTransaction
     status(connector, ConnectorStatus.AVAILABLE, STOP + timedelta(minutes=40))
     again = session_price(session=ended)
-    assert again.pk == first.pk and again.idle_s == 0 and idle_line(again) is None
+    assert again.pk == first.pk and again.idle_s == 1 and idle_line(again) is None
 
 
 # --- idle from SuspendedEV (a tariff option) ---------------------------------------------------------
