@@ -33,6 +33,19 @@ def session_bill_task(self, *, session_id: int) -> int | None:  # type: ignore[n
 
 
 @shared_task(acks_late=True)
+def sessions_unplug_wait_over_task() -> int:
+    """Bill the sessions whose wait for the car's unplug is over (every 5 minutes).
+
+    Each is billed by its own session_bill_task, which owns the retries while the provider is down."""
+    from billing.services.unplug_wait import sessions_unplug_wait_over
+
+    due = sessions_unplug_wait_over()
+    for session_id in due:
+        session_bill_task.delay(session_id=session_id)
+    return len(due)
+
+
+@shared_task(acks_late=True)
 def payments_retry_task() -> int:
     """Try again the session payments whose next try is due (every 5 minutes)."""
     from billing.services.billing_run import payment_retry, payments_due

@@ -15,3 +15,6 @@ station_booted = Signal()
 # station_id, evse_id, session_id, current_a (Decimal: the highest phase's Current.Import in the
 # message), sampled_at: a meter reading of a session that measured the current
 meter_sampled = Signal()
+# station_id, evse_id, connector_id (the charger's numbers), connector_pk, unplugged_at: a connector
+# reported Available (the car is gone), also a report queued while offline
+connector_unplugged = Signal()

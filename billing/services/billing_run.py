@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import Organization, OrganizationKind
+from accounts.models import IdToken, IdTokenStatus, Organization, OrganizationKind
 from billing.domain import PaymentStatus
 from billing.models import Invoice, Payment, SavedPaymentMethod, SessionPrice
 from billing.services.invoicing import (
@@ -95,21 +95,30 @@ def _issue_and_mail(price: SessionPrice) -> Invoice:
     return invoice
 
 
-def session_bill(*, session_id: int) -> Invoice | None:
+def session_bill(*, session_id: int, unplug_wait: bool = True) -> Invoice | None:
     """Price an ended session, charge the driver's saved card (or capture the hold it was paid for at
     the charger), then issue and mail the document.
 
     Fleet cards and drivers without a saved card are billed on account (an open invoice). A card
     payment that failed leaves the session without a document until a retry succeeds or gives up.
-    Returns the document, or None while there is none (not ended, free, unpriced or unpaid)."""
+    A session whose idle fee depends on an unplug not reported yet is left for later
+    (billing/services/unplug_wait.py), unless `unplug_wait` is False: then idle time ends as far as
+    the charger vouched for it.
+    Returns the document, or None while there is none (not ended, waiting, free, unpriced or unpaid)."""
     session = ChargingSession.objects.select_related(
         "station__site__organization", "id_token__owner", "id_token__organization"
     ).get(pk=session_id)
     if session.stopped_at is None or session.id_token is None:
         return None
     from billing.services.card_hold import card_hold_for_session
+    from billing.services.unplug_wait import session_unplug_wait_until
 
-    if (hold := card_hold_for_session(session=session)) is not None:
+    hold = card_hold_for_session(session=session)
+    if unplug_wait and session_unplug_wait_until(session, card_hold=hold is not None) is not None:
+        if hold is not None and hold.id_token_id is not None:  # the one-off tag starts nothing more
+            IdToken.objects.filter(pk=hold.id_token_id).update(status=IdTokenStatus.BLOCKED)
+        return None
+    if hold is not None:
         return _bill_card_hold(session, hold)
     return _bill_saved_card_or_account(session)
 

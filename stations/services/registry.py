@@ -19,7 +19,7 @@ from stations.credentials import password_hash, password_matches, password_valid
 from stations.domain import BootDecision, ConnectorStatus, RegistrationStatus, StationInfo
 from stations.models import Connector, Site, Station, StatusChange
 from stations.services.bulk import row_update, row_update_latest, rows_insert
-from stations.signals import station_booted, station_disconnected
+from stations.signals import connector_unplugged, station_booted, station_disconnected
 
 
 class Admission(enum.Enum):
@@ -232,6 +232,19 @@ def connector_status_update(
         STATUS_CHANGE_COLUMNS,
         [(station_id, pk, status, error_code, info, vendor_error_code, occurred_at, timezone.now())],
     )
+    if pk is not None and status == ConnectorStatus.AVAILABLE:
+        # The car is gone: billing may wait for this to price the idle time of the session before.
+        unplugged_pk = pk
+        transaction.on_commit(
+            lambda: connector_unplugged.send(
+                sender=Connector,
+                station_id=station_id,
+                evse_id=evse_id,
+                connector_id=connector_id or 1,
+                connector_pk=unplugged_pk,
+                unplugged_at=occurred_at,
+            )
+        )
 
 
 def station_report_update(

@@ -9,11 +9,13 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
 
 from billing.invoicing_selectors import INVOICE_COLUMNS, invoice_data, invoice_list_issued
 from billing.models import Invoice
 from billing.services.billing_run import session_bill, sessions_unbilled
 from billing.services.invoicing import invoice_email
+from billing.services.unplug_wait import session_awaits_unplug
 from csms.cli import render_json
 from stations.models import ChargingSession
 
@@ -42,6 +44,11 @@ class Command(BaseCommand):
         which.add_argument(
             "--since", metavar="DATE", help="Every session ended since this day, not yet billed."
         )
+        generate.add_argument(
+            "--no-unplug-wait",
+            action="store_true",
+            help="Bill sessions waiting for the car's unplug now (idle time as far as reported).",
+        )
         resend = commands.add_parser("resend", help="Mail a document again.")
         resend.add_argument("code", help="The document's code, e.g. R-1-000042.")
         export = commands.add_parser("export", help="Print the documents issued in a period.")
@@ -62,9 +69,14 @@ class Command(BaseCommand):
             session_ids = [options["session"]]
         else:
             session_ids = sessions_unbilled(since=midnight(day(options["since"])))
+        wait = not options["no_unplug_wait"]
         for session_id in session_ids:
+            if wait and (until := session_awaits_unplug(ChargingSession.objects.get(pk=session_id))):
+                shown = f"{timezone.localtime(until):%Y-%m-%d %H:%M %Z}"
+                self.stdout.write(f"session {session_id}: waits for the car's unplug until {shown}")
+                continue
             try:
-                invoice = session_bill(session_id=session_id)
+                invoice = session_bill(session_id=session_id, unplug_wait=wait)
             except ProviderUnavailable as error:
                 raise CommandError(
                     f"Session {session_id}: the payment provider is unavailable ({error}); run again later.",
