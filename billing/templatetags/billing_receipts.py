@@ -1,6 +1,8 @@
-"""The cost and receipt of a session on the driver portal's sessions page."""
+"""The cost and receipt of a session on the driver portal's pages."""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from django import template
 from django.urls import reverse
@@ -25,3 +27,12 @@ def session_payment_action(session: ChargingSession, user: User) -> str:
     payment of the session their bank wants authenticated, or ""."""
     payment = payment_needing_driver(user=user, session=session)
     return reverse("billing:payment_authenticate", kwargs={"payment_id": payment.pk}) if payment else ""
+
+
+@register.simple_tag
+def session_unplug_wait(session: ChargingSession | None) -> datetime | None:
+    """`{% session_unplug_wait row.session as unplug_until %}`: until when the ended session's bill
+    waits for the car to be unplugged (its idle time is priced to the unplug), or None."""
+    from billing.services.unplug_wait import session_awaits_unplug
+
+    return session_awaits_unplug(session) if session is not None else None
