@@ -18,10 +18,12 @@ from billing.models import Invoice, Payment, SessionPrice
 from billing.tasks import sessions_unplug_wait_over_task
 from stations.domain import ConnectorStatus, StopReason
 from stations.models import ChargingSession
+from stations.ocpp.base import format_timestamp
 from stations.services.registry import connector_status_update
 from stations.services.sessions import session_stop
 from tests.billing.card_hold_fixtures import PayScene, held_payment, open_session_with_register, pay_scene
 from tests.billing.test_idle_wait import charged, charger
+from tests.factories import IdTokenFactory
 from tests.stripe_double.fixtures import *  # noqa: F403 (the fixtures)
 
 pytestmark = pytest.mark.django_db
@@ -137,12 +139,15 @@ def test_the_job_captures_a_hold_whose_wait_is_over(
 
 def test_the_sessions_page_says_the_bill_waits_for_the_unplug(client, django_capture_on_commit_callbacks):
     c = charger()
+    second_card = IdTokenFactory(owner=c.driver)
     with django_capture_on_commit_callbacks(execute=True):
         tx, stopped_at = charged(c)
         c.stop(tx, stopped_at)
+        start = {"connectorId": 2, "idTag": second_card.id_tag, "meterStart": 0}
+        c.send("StartTransaction", start | {"timestamp": format_timestamp(c.now - timedelta(hours=3))})
     client.force_login(c.driver)
     html = client.get(reverse("portal:sessions")).content.decode()
-    assert WAITING in html
+    assert html.count(WAITING) == 1  # not on the older session still charging, listed after it
 
     with django_capture_on_commit_callbacks(execute=True):
         c.status("Available", stopped_at + timedelta(minutes=5))
