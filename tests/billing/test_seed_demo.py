@@ -72,3 +72,15 @@ def test_the_demo_prices_residents_below_the_public_with_cheaper_nights():
     assert (resident_tariff.name, public_tariff.name) == ("Residents", "Public")
     assert resident_tariff.energy_price_per_kwh < public_tariff.energy_price_per_kwh
     assert resident_tariff.bands.get().label == "Night"
+
+
+def test_the_demo_site_balances_its_three_chargers_under_its_grid_connection():
+    from energy.services.loads import site_loads
+
+    call_command("seed_demo")
+    call_command("seed_demo")
+    site = Station.objects.get(identity="DEMO-001").site
+    loads = site_loads(site.pk)
+    assert site.grid.balancing_enabled
+    assert loads.circuits[0].phase_limit_amps == (32, 32, 32)
+    assert sorted(site.stations.values_list("wiring__max_amps", flat=True)) == [32, 32, 32]

@@ -22,7 +22,7 @@ def test_the_demo_van_plugged_in_at_eight_waits_for_the_night_price():
     call_command("seed_demo")
     van = FleetVehicle.objects.get(name="Caretaker's van")
     station = Station.objects.get(identity="DEMO-001")
-    SiteGrid.objects.create(site=station.site, phase_limit_amps=Decimal(32))
+    assert SiteGrid.objects.get(site=station.site).phase_limit_amps == 32  # the demo's grid connection
     evening = datetime(2026, 11, 25, 20, 0, tzinfo=BERLIN)
     ChargingSession.objects.create(
         station=station,

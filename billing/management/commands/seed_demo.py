@@ -24,7 +24,7 @@ from accounts.models import (
     User,
 )
 from billing.models import Tariff, TariffAssignment, TariffBand
-from energy.models import FleetVehicle
+from energy.models import ChargerWiring, FleetVehicle, SiteGrid
 from stations.credentials import password_hash
 from stations.domain import AccessPolicy
 from stations.models import AccessRule, Site, Station
@@ -36,6 +36,8 @@ DEMO_DRIVER = ("driver@example.com", "driver")
 # Public sessions at the demo site end after this long: the simulator charges for 4 minutes, so the
 # limit job can be watched stopping them.
 DEMO_PUBLIC_MINUTES = 3
+# Riverside Parking's grid connection, per phase: less than its chargers could draw together.
+DEMO_GRID_AMPS = 32
 
 
 class Command(BaseCommand):
@@ -101,6 +103,7 @@ class Command(BaseCommand):
             AccessRule.objects.create(site=parking, group=None, max_duration_min=DEMO_PUBLIC_MINUTES)
         self.tariffs(riverside, parking, residents, city, garage)
         self.fleet(riverside, residents)
+        self.grid(parking)
         self.stdout.write(
             "Demo data ready. Admin: http://127.0.0.1:8000/admin/ (superuser admin / admin; manager / "
             "manager sees Riverside Homes only). Driver portal: http://127.0.0.1:8000/ (driver@example.com "
@@ -163,6 +166,14 @@ class Command(BaseCommand):
                 "energy_needed_kwh": Decimal("20"),
             },
         )
+
+    def grid(self, parking: Site) -> None:
+        """Riverside's three chargers share a 32 A connection, so two cars at once are balanced."""
+        SiteGrid.objects.get_or_create(
+            site=parking, defaults={"phase_limit_amps": Decimal(DEMO_GRID_AMPS), "balancing_enabled": True}
+        )
+        for station in parking.stations.all():
+            ChargerWiring.objects.get_or_create(station=station, defaults={"max_amps": Decimal("32")})
 
     def organization(self, name: str, kind: OrganizationKind) -> Organization:
         organization, _ = Organization.objects.get_or_create(name=name, defaults={"kind": kind})
