@@ -83,7 +83,8 @@ class SiteGrid(PhaseLimits):
         verbose_name="safe default per charger (A)",
         help_text=(
             "The limit every charger keeps while the CSMS cannot reach it (TxDefaultProfile). "
-            "Empty: the site limit divided by the number of chargers, rounded down, but at least the minimum."
+            "Empty: the site limit divided by the number of charging points, rounded down; 0 when that is "
+            "below the minimum current (the chargers then wait for the CSMS rather than trip the fuse)."
         ),
     )
     base_load_amps = models.DecimalField(
@@ -102,14 +103,16 @@ class SiteGrid(PhaseLimits):
         return f"Grid of {self.site}"
 
     def safe_default_for(self, chargers: int) -> Decimal:
-        """The safe default current per charger, per phase, for a site with `chargers` chargers."""
+        """The safe default current per charging point, per phase, for a site with `chargers` of them:
+        an equal share of the limit, or 0 when that share could not charge a car (below the minimum), so
+        that the site stays under its fuse even if every car starts while the CSMS is unreachable."""
         if self.safe_default_amps is not None:
             return self.safe_default_amps
         limits = self.phase_limits
         if limits is None or chargers <= 0:
             return self.min_current_amps
-        share = (min(limits) - (self.base_load_amps or 0)) / chargers
-        return max(Decimal(int(share)), self.min_current_amps)
+        share = Decimal(int((min(limits) - (self.base_load_amps or 0)) / chargers))
+        return share if share >= self.min_current_amps else Decimal(0)
 
 
 class Circuit(PhaseLimits):

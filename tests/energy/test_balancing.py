@@ -277,3 +277,16 @@ def test_a_recompute_with_every_charger_offline_sends_nothing_and_records_the_lo
         A("37"),
     )
     assert site_rebalance(site_id=SiteFactory().pk) is None  # no grid: no balancing
+
+
+@pytest.mark.parametrize(
+    ("limit", "base", "chargers", "expected"),
+    [("32", None, 4, "8"), ("32", "4", 4, "7"), ("32", None, 6, "0"), ("63", None, 10, "6")],
+)
+def test_the_safe_default_never_lets_all_charging_points_together_pass_the_fuse(
+    limit, base, chargers, expected
+):
+    grid = SiteGrid(phase_limit_amps=A(limit), base_load_amps=A(base) if base else None)
+    default = grid.safe_default_for(chargers)
+    assert default == A(expected)
+    assert default * chargers + (grid.base_load_amps or 0) <= A(limit)
