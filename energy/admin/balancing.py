@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
 
 from csms.tenancy_admin import ReadOnlyMixin, TenantAdmin, related_only
 from energy.models import (
@@ -21,7 +23,14 @@ LIMIT_FIELDS = ["phase_limit_amps", ("l1_limit_amps", "l2_limit_amps", "l3_limit
 
 @admin.register(SiteGrid)
 class SiteGridAdmin(TenantAdmin):
-    list_display = ["site", "balancing_enabled", "phase_limit_amps", "power_limit_kw", "safe_default_amps"]
+    list_display = [
+        "site",
+        "balancing_enabled",
+        "phase_limit_amps",
+        "power_limit_kw",
+        "safe_default_amps",
+        "charts",
+    ]
     list_filter = ["balancing_enabled"]
     search_fields = ["site__name"]
     list_select_related = ["site"]
@@ -32,6 +41,11 @@ class SiteGridAdmin(TenantAdmin):
         ("voltage", "min_current_amps"),
         ("safe_default_amps", "base_load_amps"),
     ]
+
+    @admin.display(description="charts")
+    def charts(self, grid: SiteGrid) -> str:
+        url = reverse("admin:energy_site_charts", args=[grid.site_id])
+        return format_html('<a href="{}">Load, allocation and fleet plan</a>', url)
 
 
 @admin.register(Circuit)

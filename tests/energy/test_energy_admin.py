@@ -153,3 +153,10 @@ def test_allocations_and_their_history_are_read_only(manager, ours):
     row = Allocation.objects.get(station=ours.station)
     assert manager.post(admin_url(Allocation, "change", row.pk), {"amps": "32"}).status_code == 403
     assert manager.get(admin_url(Allocation, "add")).status_code == 403
+
+
+def test_a_grid_connection_links_to_its_site_s_charts_and_they_open(manager, ours):
+    page = manager.get(admin_url(SiteGrid)).content.decode()
+    charts = reverse("admin:energy_site_charts", args=[ours.site.pk])
+    assert f'href="{charts}"' in page
+    assert manager.get(charts).status_code == 200
