@@ -40,13 +40,14 @@ async def recomputes_finish():
     """Let the recomputes a test set off finish in its event loop, and stop the periodic one."""
     yield
     deadline = time.monotonic() + 20
+    running = triggers.REBALANCE.running
     while time.monotonic() < deadline and any(
-        not task.done() and task.get_coro().__name__ != "_safety_net" for task in triggers._running
+        not task.done() and task.get_coro().__name__ != "every_period" for task in running
     ):
         await asyncio.sleep(0.1)
-    for task in list(triggers._running):
+    for task in list(running):
         task.cancel()
-    triggers._safety_nets.clear()
+    triggers.REBALANCE.loops.clear()
 
 
 class Charger:

@@ -152,7 +152,7 @@ def quiet_demo_site() -> Site:
     sites with a fleet once committed) schedule none: its plan stays the one made here."""
     with transaction.atomic():
         site = demo_site()
-        keys().add(fleet_triggers._pending(site.pk), 120)
+        keys().add(fleet_triggers.FLEET_REPLAN.pending_key(site.pk), 120)
     return site
 
 
@@ -240,7 +240,7 @@ def test_a_managers_plan_again_re_plans_the_site_within_seconds(client: Client):
     site = quiet_demo_site()
     before = FleetPlanRecord.objects.get(site=site)
     client.force_login(MembershipFactory(organization=site.organization, role=Role.MANAGER).user)
-    keys().delete(fleet_triggers._pending(site.pk))
+    keys().delete(fleet_triggers.FLEET_REPLAN.pending_key(site.pk))
 
     response = client.post(reverse("admin:energy_site_replan", args=[site.pk]), follow=True)
 

@@ -36,7 +36,7 @@ def fresh_keys():
 
 def pending(site_id: int) -> bool:
     """Whether a replan of the site is scheduled (its debounce key is taken)."""
-    key = fleet_triggers._pending(site_id)
+    key = fleet_triggers.FLEET_REPLAN.pending_key(site_id)
     if keys().add(key, 0.001):
         keys().delete(key)
         return False

@@ -1,0 +1,128 @@
+"""Once per burst, per site: the debounce the balancer (triggers.py) and the fleet planner (fleet_triggers.py)
+share, each with keys of its own.
+
+`soon(site_id)` takes a per-site pending key (SET NX with a TTL) and
+schedules one run `delay_s` later; the events until then find the key taken and add nothing. The run frees
+the key before it reads the site, so an event arriving while it runs schedules the next one and is never
+lost. A per-site lock keeps two runs of one site from overlapping.
+
+Where the run happens: with Redis, in a Celery worker (countdown); the keys are then in Redis, shared by
+the gateway, the web processes and the workers. Without Redis (one
+process, the in-memory channel layer), in the gateway's event loop, the only place from which the
+chargers' sockets are reachable, with a periodic run of every site there in place of Celery beat; a
+process holding no sockets (a test, a command) runs it in a thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.db import connections
+from django.utils.module_loading import import_string
+
+from energy.services.keys import keys
+from stations.ocpp.consumer import gateway_loop
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+PENDING_TTL_S = 60  # a scheduled run that never happened frees the site after this
+LOCK_TTL_S = 300  # a run that died frees the site after this
+
+
+@dataclass(eq=False)
+class SiteDebounce(Generic[T]):
+    name: str  # the keys' namespace: energy:<name>:pending:<site id>
+    what: str  # the run in the logs' words
+    job: Callable[..., Awaitable[T | None]]  # the run itself: job(site_id=…)
+    task: str  # the Celery task running it (dotted path: the tasks module imports this one's users)
+    delay_s: float
+    period_s: float  # without Celery beat, how often the gateway's loop schedules every site
+    sites: Callable[[], Iterable[int]]  # the sites the periodic run schedules
+    running: set[asyncio.Task[Any]] = field(default_factory=set)  # the loop keeps only weak references
+    loops: set[asyncio.AbstractEventLoop] = field(default_factory=set)  # those running the periodic run
+
+    def pending_key(self, site_id: int) -> str:
+        return f"energy:{self.name}:pending:{site_id}"
+
+    def lock_key(self, site_id: int) -> str:
+        return f"energy:{self.name}:lock:{site_id}"
+
+    def soon(self, site_id: int) -> bool:
+        """Run for the site in `delay_s`, once for all the events until then; True if this call did."""
+        if not keys().add(self.pending_key(site_id), PENDING_TTL_S):
+            return False
+        if settings.REDIS_URL:
+            import_string(self.task).apply_async(kwargs={"site_id": site_id}, countdown=self.delay_s)
+            return True
+        loop = gateway_loop()
+        if loop is not None and loop.is_running():
+            loop.call_soon_threadsafe(self._later_in_loop, loop, site_id)
+        else:
+            timer = threading.Timer(self.delay_s, self._in_thread, kwargs={"site_id": site_id})
+            timer.daemon = True
+            timer.start()
+        return True
+
+    def all_soon(self) -> int:
+        """Schedule a run of every site `sites` names (the periodic job); how many were scheduled."""
+        return sum(self.soon(site_id) for site_id in self.sites())
+
+    async def run_async(self, *, site_id: int) -> T | None:
+        """The scheduled run: frees the pending key, then runs unless another run holds the site."""
+        keys().delete(self.pending_key(site_id))
+        if not keys().add(self.lock_key(site_id), LOCK_TTL_S):
+            self.soon(site_id)  # after the one running
+            return None
+        try:
+            return await self.job(site_id=site_id)
+        finally:
+            keys().delete(self.lock_key(site_id))
+
+    def run(self, *, site_id: int) -> T | None:
+        return async_to_sync(self.run_async)(site_id=site_id)
+
+    def _in_thread(self, *, site_id: int) -> None:
+        try:
+            self.run(site_id=site_id)
+        except Exception:
+            logger.exception("%s of site %s failed", self.what, site_id)
+        finally:
+            connections.close_all()
+
+    def _spawn(self, loop: asyncio.AbstractEventLoop, coroutine: Coroutine[Any, Any, Any]) -> None:
+        task = loop.create_task(coroutine)
+        self.running.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self.running.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("%s failed", self.what, exc_info=task.exception())
+
+    def _later_in_loop(self, loop: asyncio.AbstractEventLoop, site_id: int) -> None:
+        if loop not in self.loops:
+            self.loops.add(loop)
+            self._spawn(loop, self.every_period())
+        loop.call_later(self.delay_s, self._run_in_loop, loop, site_id)
+
+    def _run_in_loop(self, loop: asyncio.AbstractEventLoop, site_id: int) -> None:
+        self._spawn(loop, self.run_async(site_id=site_id))
+
+    async def every_period(self) -> None:
+        """The periodic run in the gateway's loop, for as long as the loop runs."""
+        while True:
+            await asyncio.sleep(self.period_s)
+            try:
+                await database_sync_to_async(self.all_soon, thread_sensitive=False)()
+            except Exception:
+                logger.exception("the periodic %s failed", self.what)
