@@ -39,6 +39,11 @@ INSTALLED_APPS = [
     "stations",
     "billing",
     "energy",
+    "stations.monitoring",
+    "stations.alerts",
+    "stations.diagnostics",
+    "stations.firmware",
+    "stations.configuration",
 ]
 
 MIDDLEWARE = [

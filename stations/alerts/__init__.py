@@ -1,0 +1,2 @@
+"""Alerts: faults, long offline periods, stuck sessions, failed boots and reconnects, with their
+evidence and notifications."""

@@ -1,0 +1,3 @@
+"""Alerts: models."""
+
+from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Configuration profiles per charger model, drift and health checks."""

@@ -1,0 +1,3 @@
+"""Configuration profiles: models."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Diagnostics: models."""
+
+from __future__ import annotations

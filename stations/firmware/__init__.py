@@ -1,0 +1,1 @@
+"""Firmware files and update campaigns over many chargers."""

@@ -1,0 +1,3 @@
+"""Firmware: models."""
+
+from __future__ import annotations

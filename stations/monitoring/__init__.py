@@ -1,0 +1,1 @@
+"""Live network dashboard, connection history and uptime."""

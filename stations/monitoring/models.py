@@ -1,0 +1,3 @@
+"""Monitoring: models."""
+
+from __future__ import annotations
