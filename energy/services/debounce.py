@@ -1,13 +1,13 @@
 """Once per burst, per site: the debounce the balancer (triggers.py) and the fleet planner (fleet_triggers.py)
 share, each with keys of its own.
 
-`soon(site_id)` takes a per-site pending key (SET NX with a TTL) and
+`soon(site_id)` takes a per-site pending key (Django's cache `add`: SET NX with a TTL in Redis) and
 schedules one run `delay_s` later; the events until then find the key taken and add nothing. The run frees
 the key before it reads the site, so an event arriving while it runs schedules the next one and is never
 lost. A per-site lock keeps two runs of one site from overlapping.
 
 Where the run happens: with Redis, in a Celery worker (countdown); the keys are then in Redis, shared by
-the gateway, the web processes and the workers. Without Redis (one
+the gateway, the web processes and the workers (settings point the cache at REDIS_URL). Without Redis (one
 process, the in-memory channel layer), in the gateway's event loop, the only place from which the
 chargers' sockets are reachable, with a periodic run of every site there in place of Celery beat; a
 process holding no sockets (a test, a command) runs it in a thread.
@@ -25,10 +25,10 @@ from typing import Any, Generic, TypeVar
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connections
 from django.utils.module_loading import import_string
 
-from energy.services.keys import keys
 from stations.ocpp.consumer import gateway_loop
 
 logger = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ class SiteDebounce(Generic[T]):
 
     def soon(self, site_id: int) -> bool:
         """Run for the site in `delay_s`, once for all the events until then; True if this call did."""
-        if not keys().add(self.pending_key(site_id), PENDING_TTL_S):
+        if not cache.add(self.pending_key(site_id), 1, timeout=PENDING_TTL_S):
             return False
         if settings.REDIS_URL:
             import_string(self.task).apply_async(kwargs={"site_id": site_id}, countdown=self.delay_s)
@@ -79,14 +79,14 @@ class SiteDebounce(Generic[T]):
 
     async def run_async(self, *, site_id: int) -> T | None:
         """The scheduled run: frees the pending key, then runs unless another run holds the site."""
-        keys().delete(self.pending_key(site_id))
-        if not keys().add(self.lock_key(site_id), LOCK_TTL_S):
+        cache.delete(self.pending_key(site_id))
+        if not cache.add(self.lock_key(site_id), 1, timeout=LOCK_TTL_S):
             self.soon(site_id)  # after the one running
             return None
         try:
             return await self.job(site_id=site_id)
         finally:
-            keys().delete(self.lock_key(site_id))
+            cache.delete(self.lock_key(site_id))
 
     def run(self, *, site_id: int) -> T | None:
         return async_to_sync(self.run_async)(site_id=site_id)

@@ -16,7 +16,6 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
 from energy.models import Allocation, AllocationStatus, ChargerWiring, SiteGrid
-from energy.services import keys as energy_keys
 from energy.services import triggers
 from stations.ocpp.base import format_timestamp
 from tests.communicators import connected_charger
@@ -26,13 +25,6 @@ from tests.ocpp_fixtures import load_payload
 pytestmark = pytest.mark.django_db(transaction=True)
 
 sequence = itertools.count()
-
-
-@pytest.fixture(autouse=True)
-def fresh_keys():
-    energy_keys._keys_for.cache_clear()  # debounce keys of earlier tests' sites (ids are reused)
-    yield
-    energy_keys._keys_for.cache_clear()
 
 
 @pytest.fixture(autouse=True)

@@ -4,16 +4,18 @@ boot, a car drawing clearly less than given), each after its commit, debounced."
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.cache import cache
 from django.utils import timezone
 
 from energy.models import Allocation, AllocationStatus, SiteGrid, SiteLoadSample
-from energy.services import keys as energy_keys
-from energy.services.triggers import meter_sample_check
+from energy.services.triggers import REBALANCE, meter_sample_check, site_rebalance_soon
 from stations.models import ChargingSession, Connector
 from stations.ocpp.base import format_timestamp
 from stations.ocpp.v16 import Ocpp16
@@ -21,13 +23,6 @@ from tests.factories import IdTokenFactory, SiteFactory, StationFactory
 from tests.ocpp_fixtures import load_payload
 
 A = Decimal
-
-
-@pytest.fixture(autouse=True)
-def fresh_keys():
-    energy_keys._keys_for.cache_clear()  # debounce keys of earlier tests' sites (ids are reused)
-    yield
-    energy_keys._keys_for.cache_clear()
 
 
 def charging(*, online: bool = False):
@@ -161,18 +156,34 @@ def test_a_boot_forgets_what_the_charger_held_so_that_everything_is_sent_again()
 
 
 @pytest.mark.redis
-def test_with_redis_the_burst_key_is_shared_by_every_process(settings):
-    from tests.conftest import redis_test_url
+def test_with_redis_the_burst_keys_are_shared_by_every_process(settings):
+    """With REDIS_URL the settings put Django's cache, which holds the debounce keys, in Redis: a key
+    another process (a worker, another gateway) took holds here, until its TTL frees it."""
+    from tests.conftest import ROOT, child_env, redis_test_url
 
-    settings.REDIS_URL = redis_test_url()
-    energy_keys._keys_for.cache_clear()
-    store, other_process = energy_keys.keys(), energy_keys.RedisKeys(settings.REDIS_URL)
-    assert isinstance(store, energy_keys.RedisKeys)
-    key = f"energy:test:{time.monotonic_ns()}"
-    assert [store.add(key, 5) for _ in range(100)].count(True) == 1
-    assert not other_process.add(key, 5)  # a worker or another gateway sees it set
-    store.delete(key)
-    assert other_process.add(key, 0.2)
-    time.sleep(0.3)
-    assert store.add(key, 5)  # the TTL frees a key nobody deleted
-    store.delete(key)
+    url = redis_test_url()
+    settings.REDIS_URL = url
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}}
+    site_id = 10**9 + time.monotonic_ns() % 10**9  # no site's: nothing may run for it
+    assert cache.add(REBALANCE.lock_key(site_id), 1, timeout=5)
+    other_process = (
+        "import django; django.setup()\n"
+        "from django.core.cache import cache\n"
+        "from energy.services.triggers import REBALANCE\n"
+        f"print(cache.add(REBALANCE.pending_key({site_id}), 1, timeout=2),"
+        f" cache.add(REBALANCE.lock_key({site_id}), 1, timeout=2))\n"
+    )
+    taken = subprocess.run(
+        [sys.executable, "-c", other_process],
+        cwd=ROOT,
+        env=child_env(REDIS_URL=url),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert taken.stdout.split() == ["True", "False"]  # the burst key taken there, the lock held here
+    assert not any(site_rebalance_soon(site_id) for _ in range(100))  # nothing scheduled from here
+    time.sleep(2.2)
+    assert cache.add(REBALANCE.pending_key(site_id), 1, timeout=5)  # the TTL frees a key nobody deleted
+    cache.delete_many([REBALANCE.pending_key(site_id), REBALANCE.lock_key(site_id)])

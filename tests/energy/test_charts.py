@@ -11,6 +11,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.core.cache import cache
 from django.db import transaction
 from django.test import Client
 from django.urls import reverse
@@ -35,7 +36,6 @@ from energy.services import fleet_triggers
 from energy.services.fleet import site_fleet_plan_compute
 from energy.services.fleet_replan import fleet_plan_record
 from energy.services.fleet_state import RecordedPeriod, RecordedPlan, RecordedSlot, RecordedVehicle
-from energy.services.keys import keys
 from stations.models import ChargingSession, Connector, Site
 from tests.factories import (
     IdTokenFactory,
@@ -152,7 +152,7 @@ def quiet_demo_site() -> Site:
     sites with a fleet once committed) schedule none: its plan stays the one made here."""
     with transaction.atomic():
         site = demo_site()
-        keys().add(fleet_triggers.FLEET_REPLAN.pending_key(site.pk), 120)
+        cache.add(fleet_triggers.FLEET_REPLAN.pending_key(site.pk), 1, timeout=120)
     return site
 
 
@@ -240,7 +240,7 @@ def test_a_managers_plan_again_re_plans_the_site_within_seconds(client: Client):
     site = quiet_demo_site()
     before = FleetPlanRecord.objects.get(site=site)
     client.force_login(MembershipFactory(organization=site.organization, role=Role.MANAGER).user)
-    keys().delete(fleet_triggers.FLEET_REPLAN.pending_key(site.pk))
+    cache.delete(fleet_triggers.FLEET_REPLAN.pending_key(site.pk))
 
     response = client.post(reverse("admin:energy_site_replan", args=[site.pk]), follow=True)
 

@@ -25,7 +25,6 @@ from energy.models import (
     FleetVehicle,
     SiteGrid,
 )
-from energy.services import keys as energy_keys
 from tests.energy.test_balancing_sockets import Charger, plugged, start, until
 from tests.factories import IdTokenFactory, OrganizationFactory, SiteFactory, StationFactory
 
@@ -34,13 +33,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 D = Decimal
 BERLIN = ZoneInfo("Europe/Berlin")
 QUARTER = timedelta(minutes=15)
-
-
-@pytest.fixture(autouse=True)
-def fresh_keys():
-    energy_keys._keys_for.cache_clear()  # debounce keys of earlier tests' sites (ids are reused)
-    yield
-    energy_keys._keys_for.cache_clear()
 
 
 def off_peak_hour() -> datetime:

@@ -69,6 +69,8 @@ def use_redis(gateways: Any, settings: Any) -> str:
     settings.CHANNEL_LAYERS = {
         "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [url]}}
     }
+    # The debounce keys in the gateway's Redis, as the settings make them with REDIS_URL.
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}}
     return gateways("simulator-redis", REDIS_URL=url).url
 
 
