@@ -244,3 +244,14 @@ CSMS_CALL_ACK_TIMEOUT_S = env.float("CSMS_CALL_ACK_TIMEOUT_S", default=5.0)
 
 if not DEBUG and SECRET_KEY == "dev-insecure-secret-key":
     raise ImproperlyConfigured("Set SECRET_KEY when DEBUG is off.")
+
+# Alerts (stations.alerts): how notices go out (dotted paths of AlertChannel classes), whether a
+# closing notice follows the opening one, and the detectors' thresholds.
+CSMS_ALERT_CHANNELS = env.list("CSMS_ALERT_CHANNELS", default=["stations.alerts.channels.EmailChannel"])
+CSMS_ALERT_NOTIFY_CLOSED = env.bool("CSMS_ALERT_NOTIFY_CLOSED", default=True)
+CSMS_ALERT_OFFLINE_MIN = env.int("CSMS_ALERT_OFFLINE_MIN", default=30)
+CSMS_ALERT_STUCK_SESSION_MIN = env.int("CSMS_ALERT_STUCK_SESSION_MIN", default=30)
+CSMS_ALERT_BOOT_FAILURES = env.int("CSMS_ALERT_BOOT_FAILURES", default=3)  # within the window below
+CSMS_ALERT_BOOT_WINDOW_MIN = env.int("CSMS_ALERT_BOOT_WINDOW_MIN", default=60)
+CSMS_ALERT_RECONNECTS = env.int("CSMS_ALERT_RECONNECTS", default=5)  # more connections than this ...
+CSMS_ALERT_RECONNECT_WINDOW_MIN = env.int("CSMS_ALERT_RECONNECT_WINDOW_MIN", default=15)  # ... in this

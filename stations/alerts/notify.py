@@ -1,0 +1,35 @@
+"""Send an alert's notices, each recipient once per opening and once per closing."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+
+from stations.alerts.channels import ChannelUnavailable, alert_channels
+from stations.alerts.models import Alert, AlertNotification
+
+
+def alert_notify(*, alert_id: int, event: str) -> int:
+    """Send what has not been sent yet; raise ChannelUnavailable (after recording each error) if any
+    delivery failed, so the task retries only the failed ones. Returns how many went out."""
+    alert = Alert.objects.select_related("site", "station").get(pk=alert_id)
+    sent, failures = 0, []
+    for channel in alert_channels():
+        for recipient in channel.recipients(alert):
+            notification, _ = AlertNotification.objects.get_or_create(
+                alert=alert, event=event, channel=channel.identifier, recipient=recipient
+            )
+            if notification.sent_at is not None:
+                continue
+            notification.attempts += 1
+            try:
+                channel.send(alert=alert, recipient=recipient, event=event)
+            except ChannelUnavailable as error:
+                notification.error = str(error)[:500]
+                failures.append(f"{channel.identifier} to {recipient}: {error}")
+            else:
+                notification.sent_at, notification.error = timezone.now(), ""
+                sent += 1
+            notification.save(update_fields=["attempts", "sent_at", "error"])
+    if failures:
+        raise ChannelUnavailable("; ".join(failures))
+    return sent
