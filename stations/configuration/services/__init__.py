@@ -1,0 +1,1 @@
+"""Configuration services: read (snapshots), compare (drift), apply, and the health checks."""

@@ -1,0 +1,146 @@
+"""Apply a profile to many chargers at once: 1.6 ChangeConfiguration per key, 2.0.1 SetVariables in
+batches; every charger's answer for every key is kept."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from django.db import transaction
+from django.utils import timezone
+
+from stations.configuration.models import (
+    ApplyStatus,
+    ConfigurationProfile,
+    ProfileApplication,
+    ProfileApplicationResult,
+)
+from stations.configuration.services.keys import key_16, set_variable_data
+from stations.exceptions import StationError, StationOffline
+from stations.models import Station
+from stations.ocpp.commands import station_call_async
+
+# SetVariables entries per message; chargers may report a lower ItemsPerMessageSetVariables.
+SET_VARIABLES_BATCH = 20
+KNOWN_STATUSES = frozenset(ApplyStatus.values)
+
+
+@dataclass(frozen=True)
+class KeyResult:
+    key: str
+    value: str
+    status: str
+    detail: str = ""
+
+
+def _address(data: dict[str, Any]) -> tuple[Any, ...]:
+    component, variable = data.get("component", {}), data.get("variable", {})
+    evse = component.get("evse") or {}
+    return (
+        component.get("name"),
+        component.get("instance", ""),
+        evse.get("id", 0),
+        evse.get("connectorId", 0),
+        variable.get("name"),
+        variable.get("instance", ""),
+    )
+
+
+def _status(answer: str | None) -> str:
+    return answer if answer in KNOWN_STATUSES else ApplyStatus.ERROR
+
+
+async def _apply_16(
+    station: Station, entries: list[tuple[str, str]], timeout: float, by: str
+) -> list[KeyResult]:
+    results = []
+    for key, value in entries:
+        name = key_16(key)
+        if name is None:
+            results.append(KeyResult(key, value, ApplyStatus.NOT_SUPPORTED, "No 1.6 key for this variable."))
+            continue
+        answer = await station_call_async(
+            identity=station.identity,
+            action="ChangeConfiguration",
+            payload={"key": name, "value": value},
+            timeout=timeout,
+            requested_by=by,
+        )
+        status = answer.get("status")
+        results.append(
+            KeyResult(key, value, _status(status), "" if status in KNOWN_STATUSES else str(status))
+        )
+    return results
+
+
+async def _apply_201(
+    station: Station, entries: list[tuple[str, str]], timeout: float, by: str
+) -> list[KeyResult]:
+    results = []
+    for start in range(0, len(entries), SET_VARIABLES_BATCH):
+        batch = entries[start : start + SET_VARIABLES_BATCH]
+        answer = await station_call_async(
+            identity=station.identity,
+            action="SetVariables",
+            payload={"setVariableData": [set_variable_data(key, value) for key, value in batch]},
+            timeout=timeout,
+            requested_by=by,
+        )
+        # One result per entry, naming its component and variable: matched by name, so a charger that
+        # reorders them is still read right.
+        answered = {_address(r): r for r in answer.get("setVariableResult", [])}
+        for key, value in batch:
+            chosen = answered.get(_address(set_variable_data(key, value)), {})
+            status = chosen.get("attributeStatus")
+            info = (chosen.get("attributeStatusInfo") or {}).get("reasonCode", "")
+            detail = info or ("" if status in KNOWN_STATUSES else f"answered {status or 'nothing'}")
+            results.append(KeyResult(key, value, _status(status), detail))
+    return results
+
+
+async def _apply_one(
+    station: Station, entries: list[tuple[str, str]], timeout: float, by: str
+) -> list[KeyResult]:
+    apply = _apply_16 if station.protocol == "ocpp1.6" else _apply_201
+    try:
+        return await apply(station, entries, timeout, by)
+    except StationOffline as error:
+        return [KeyResult(key, value, ApplyStatus.OFFLINE, str(error)[:300]) for key, value in entries]
+    except StationError as error:
+        text = (str(error) or type(error).__name__)[:300]
+        return [KeyResult(key, value, ApplyStatus.ERROR, text) for key, value in entries]
+
+
+def profile_apply(
+    *, profile: ConfigurationProfile, stations: list[Station], requested_by: str = "", timeout: float = 30.0
+) -> ProfileApplication:
+    """Send the profile's values to every charger at once and store each charger's answer per key."""
+    entries = [(entry.key, entry.value) for entry in profile.entries.all()]
+    started_at = timezone.now()
+
+    async def apply_all() -> list[list[KeyResult]]:
+        return list(await asyncio.gather(*(_apply_one(s, entries, timeout, requested_by) for s in stations)))
+
+    outcomes = async_to_sync(apply_all)() if stations and entries else []
+    with transaction.atomic():
+        application = ProfileApplication.objects.create(
+            profile=profile,
+            started_at=started_at,
+            finished_at=timezone.now(),
+            requested_by=requested_by[:150],
+        )
+        ProfileApplicationResult.objects.bulk_create(
+            ProfileApplicationResult(
+                application=application,
+                station=station,
+                key=r.key,
+                value=r.value,
+                status=r.status,
+                detail=r.detail[:300],
+            )
+            for station, results in zip(stations, outcomes, strict=True)
+            for r in results
+        )
+    return application

@@ -1,0 +1,29 @@
+"""Health-check jobs (rows of django-celery-beat, created by migration 0002; staff edit them in the admin)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+
+@shared_task
+def heartbeat_check_task() -> int:
+    """Compare online chargers' HeartbeatInterval with the CSMS's; return the run's id."""
+    from stations.configuration.services.checks import heartbeat_check
+
+    return heartbeat_check().pk
+
+
+@shared_task
+def drift_check_task() -> int:
+    """Re-read the configuration of online chargers with a profile and raise or clear drift alerts."""
+    from stations.configuration.services.checks import drift_check
+
+    return drift_check().pk
+
+
+@shared_task
+def firmware_check_task() -> int:
+    """Compare chargers' firmware versions with their standard and raise or clear alerts."""
+    from stations.configuration.services.checks import firmware_check
+
+    return firmware_check().pk
