@@ -1,0 +1,171 @@
+"""Configuration profiles against simulated 1.6 and 2.0.1 chargers over the live gateway (real WebSocket,
+Redis channel layer): read the whole configuration, compare it with a profile, apply the profile with
+results per key, read again, and the drift health check raising and clearing its alert."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from stations.alerts.models import Alert
+from stations.configuration.models import (
+    ConfigurationProfile,
+    ConfigurationSnapshot,
+    HealthCheck,
+    HealthCheckRun,
+    ProfileEntry,
+)
+from stations.configuration.services.apply import profile_apply
+from stations.configuration.services.checks import drift_check, heartbeat_check
+from stations.configuration.services.drift import drift_compare, profiles_for_station
+from stations.configuration.services.snapshots import snapshots_take
+from stations.models import Station
+from stations.simulator.charger import ChargerOptions, SimulatedCharger
+from stations.simulator.drivers import TagPool
+from tests.factories import STATION_PASSWORD, OrganizationFactory, SiteFactory, StationFactory
+from tests.stations.test_simulator_profiles_live import in_db, use_redis
+
+pytestmark = [pytest.mark.live, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
+
+# What each version calls the keys the test uses.
+HEARTBEAT = {"1.6": "HeartbeatInterval", "2.0.1": "OCPPCommCtrlr/HeartbeatInterval"}
+CONNECTORS = {"1.6": "NumberOfConnectors", "2.0.1": "OCPPCommCtrlr/NumberOfConnectors"}
+UNKNOWN_STATUS = {"1.6": "NotSupported", "2.0.1": "UnknownVariable"}
+
+
+def run_with_charger(identity: str, ocpp: str, url: str, steps: Callable[[], Any]) -> tuple[Any, list[str]]:
+    """Run the synchronous `steps` (services, as the admin and Celery call them) while a simulated
+    charger is connected; return their result and the charger's protocol errors."""
+
+    async def scenario() -> tuple[Any, list[str]]:
+        charger = SimulatedCharger(
+            identity,
+            ChargerOptions(
+                url=url,
+                password=STATION_PASSWORD,
+                session_every_s=1000.0,
+                session_length_s=1000.0,
+                meter_interval_s=60,
+                strict=True,
+                ocpp=ocpp,
+            ),
+            tags=TagPool([]),
+        )
+        task = asyncio.create_task(charger.run())
+        try:
+            await asyncio.wait_for(charger.online.wait(), 10)
+            for _ in range(100):  # the CSMS marks it online once the boot is committed
+                if await in_db(lambda: Station.objects.get(identity=identity).is_online):
+                    break
+                await asyncio.sleep(0.05)
+            result = await in_db(steps)
+        finally:
+            charger.halt()
+            await task
+        return result, charger.stats.protocol_errors
+
+    return asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("ocpp", ["1.6", "2.0.1"])
+def test_read_compare_apply_and_read_again_clears_the_drift(ocpp, gateways, settings):
+    url = use_redis(gateways, settings)
+    identity = f"SIM-CFG-{ocpp}"
+    organization = OrganizationFactory()
+    station = StationFactory(identity=identity, site=SiteFactory(organization=organization))
+    profile = ConfigurationProfile.objects.create(
+        organization=organization, name="Depot AC", vendor="csms-sim", model="Virtual AC 22"
+    )
+    ProfileEntry.objects.bulk_create(
+        [
+            ProfileEntry(profile=profile, key="MeterValueSampleInterval", value="900"),  # different
+            ProfileEntry(profile=profile, key="HeartbeatInterval", value="300"),  # the CSMS's own: ok
+            ProfileEntry(profile=profile, key="NumberOfConnectors", value="4"),  # read-only
+            ProfileEntry(profile=profile, key="VendorTurboMode", value="true"),  # missing
+        ]
+    )
+
+    def steps() -> dict[str, Any]:
+        seen: dict[str, Any] = {}
+        station.refresh_from_db()
+        [first] = snapshots_take(stations=[station], timeout=10)
+        seen["first"] = first.snapshot
+        seen["profiles"] = list(profiles_for_station(station))
+        seen["drift"] = {
+            d.key: (d.result, d.actual)
+            for d in drift_compare(profile=profile, snapshot=first.snapshot, protocol=station.protocol)
+        }
+        seen["run_before"] = drift_check()
+        seen["alert_open"] = Alert.objects.open().filter(key=f"config_drift:{identity}").exists()
+        application = profile_apply(profile=profile, stations=[station], requested_by="test", timeout=10)
+        seen["applied"] = dict(application.results.values_list("key", "status"))
+        # What the charger cannot take leaves the profile; the drift then clears.
+        profile.entries.filter(key__in=["NumberOfConnectors", "VendorTurboMode"]).delete()
+        seen["run_after"] = drift_check()
+        seen["alert_open_after"] = Alert.objects.open().filter(key=f"config_drift:{identity}").exists()
+        seen["heartbeat"] = heartbeat_check()
+        # The CSMS now wants 600 s; the charger still has the 300 it was given at boot.
+        Station.objects.filter(pk=station.pk).update(heartbeat_interval_s=600)
+        seen["heartbeat_changed"] = heartbeat_check()
+        seen["heartbeat_alert"] = Alert.objects.open().filter(key=f"heartbeat_interval:{identity}").first()
+        return seen
+
+    seen, protocol_errors = run_with_charger(identity, ocpp, url, steps)
+    assert protocol_errors == []
+
+    first = seen["first"]
+    assert first is not None and first.station_id == station.pk
+    assert first.values[HEARTBEAT[ocpp]] == "300"
+    assert CONNECTORS[ocpp] in first.read_only and HEARTBEAT[ocpp] not in first.read_only
+    assert len(first.values) >= 25, "the whole configuration, not a few keys"
+    assert seen["profiles"] == [profile]
+    assert seen["drift"] == {
+        "MeterValueSampleInterval": ("different", "60"),
+        "HeartbeatInterval": ("ok", "300"),
+        "NumberOfConnectors": ("read-only", first.values[CONNECTORS[ocpp]]),
+        "VendorTurboMode": ("missing", None),
+    }
+
+    before = seen["run_before"]
+    assert (before.check_name, before.checked, before.problems, before.errors) == (HealthCheck.DRIFT, 1, 1, 0)
+    assert {k["key"]: k["result"] for k in before.findings[0]["profiles"]["Depot AC"]} == {
+        "MeterValueSampleInterval": "different",
+        "NumberOfConnectors": "read-only",
+        "VendorTurboMode": "missing",
+    }
+    assert seen["alert_open"]
+
+    assert seen["applied"] == {
+        "MeterValueSampleInterval": "Accepted",
+        "HeartbeatInterval": "Accepted",
+        "NumberOfConnectors": "Rejected",
+        "VendorTurboMode": UNKNOWN_STATUS[ocpp],
+    }
+
+    after = seen["run_after"]
+    assert (after.checked, after.problems, after.findings[0]["result"]) == (1, 0, "ok")
+    assert not seen["alert_open_after"]
+    alert = Alert.objects.get(key=f"config_drift:{identity}")
+    assert alert.closed_at is not None and alert.kind == "config_drift"
+    latest = ConfigurationSnapshot.objects.filter(station=station).first()
+    assert (
+        latest is not None
+        and latest.values[
+            "MeterValueSampleInterval" if ocpp == "1.6" else "SampledDataCtrlr/TxUpdatedInterval"
+        ]
+        == "900"
+    )
+    assert HealthCheckRun.objects.filter(check_name=HealthCheck.DRIFT).count() == 2
+
+    heartbeat = seen["heartbeat"]
+    assert heartbeat.findings == [{"station": identity, "expected_s": 300, "reported": "300", "result": "ok"}]
+    changed = seen["heartbeat_changed"]
+    assert (changed.problems, changed.findings[0]["result"], changed.findings[0]["expected_s"]) == (
+        1,
+        "different",
+        600,
+    )
+    assert seen["heartbeat_alert"] is not None and "300" in seen["heartbeat_alert"].summary
