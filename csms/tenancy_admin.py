@@ -69,6 +69,7 @@ ORGANIZATION_PATHS: dict[str, str | ScopeFilter] = {
     "alerts.alert": "site__organization",
     "alerts.alertnotification": "alert__site__organization",
     "alerts.connectionattempt": "station__site__organization",
+    "monitoring.connectionperiod": "station__site__organization",
     "configuration.configurationsnapshot": "station__site__organization",
     "configuration.configurationprofile": "organization",
     "configuration.profileentry": "profile__organization",

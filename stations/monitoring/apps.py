@@ -7,3 +7,6 @@ class MonitoringConfig(AppConfig):
     name = "stations.monitoring"
     label = "monitoring"
     verbose_name = "Monitoring"
+
+    def ready(self) -> None:
+        from stations.monitoring import receivers  # noqa: F401  (connects the receivers)

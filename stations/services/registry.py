@@ -19,7 +19,13 @@ from stations.credentials import password_hash, password_matches, password_valid
 from stations.domain import BootDecision, ConnectorStatus, RegistrationStatus, StationInfo
 from stations.models import Connector, Site, Station, StatusChange
 from stations.services.bulk import row_update, row_update_latest, rows_insert
-from stations.signals import connector_unplugged, station_booted, station_disconnected
+from stations.signals import (
+    connector_status_changed,
+    connector_unplugged,
+    station_booted,
+    station_connected,
+    station_disconnected,
+)
 
 
 class Admission(enum.Enum):
@@ -113,6 +119,8 @@ def station_connection_open(
     Station.objects.filter(pk=station.pk).update(
         is_online=True, protocol=protocol, channel_name=channel_name, connected_at=now, last_seen_at=now
     )
+    station_pk = station.pk
+    transaction.on_commit(lambda: station_connected.send(sender=Station, station_id=station_pk, at=now))
     return AdmissionResult(
         Admission.ADMITTED,
         station.pk,
@@ -129,7 +137,12 @@ def station_disconnect(*, station_id: int, channel_name: str) -> bool:
         )
     )
     if disconnected:
-        transaction.on_commit(lambda: station_disconnected.send(sender=Station, station_id=station_id))
+        now = timezone.now()
+        transaction.on_commit(
+            lambda: station_disconnected.send(
+                sender=Station, station_id=station_id, reason="socket closed", at=now
+            )
+        )
     return disconnected
 
 
@@ -172,7 +185,9 @@ def station_mark_offline_overdue(*, now: datetime | None = None) -> int:
     marked = Station.objects.filter(pk__in=overdue).update(is_online=False)
     for station_id in overdue:
         transaction.on_commit(
-            lambda station_id=station_id: station_disconnected.send(sender=Station, station_id=station_id)
+            lambda station_id=station_id: station_disconnected.send(
+                sender=Station, station_id=station_id, reason="heartbeat overdue", at=now
+            )
         )
     return marked
 
@@ -231,6 +246,11 @@ def connector_status_update(
         StatusChange,
         STATUS_CHANGE_COLUMNS,
         [(station_id, pk, status, error_code, info, vendor_error_code, occurred_at, timezone.now())],
+    )
+    transaction.on_commit(
+        lambda: connector_status_changed.send(
+            sender=Connector, station_id=station_id, connector_pk=pk, status=status, occurred_at=occurred_at
+        )
     )
     if pk is not None and status == ConnectorStatus.AVAILABLE:
         # The car is gone: billing may wait for this to price the idle time of the session before.

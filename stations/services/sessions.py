@@ -21,7 +21,7 @@ from stations.models import ChargingSession, MeterSample
 from stations.services.access import access_authorize
 from stations.services.bulk import row_update_latest, rows_insert
 from stations.services.registry import connector_get_or_create
-from stations.signals import meter_sampled, session_ended, session_started
+from stations.signals import meter_recorded, meter_sampled, session_ended, session_started
 
 
 @dataclass(frozen=True)
@@ -248,6 +248,10 @@ def session_meter_record(
     if session_id is not None and register_wh is not None:
         row_update_latest(
             ChargingSession, session_id, {"meter_last_wh": register_wh}, where_null="stopped_at"
+        )
+    if session_id is not None:
+        transaction.on_commit(
+            lambda: meter_recorded.send(sender=MeterSample, station_id=station_id, session_id=session_id)
         )
     currents = [s for s in reading.samples if s.measurand == "Current.Import" and s.phase != "N"]
     if session_id is not None and currents:

@@ -1,0 +1,162 @@
+"""What the network dashboard shows: per site, chargers online / offline / charging / faulted, power drawn
+now, sessions and energy today (in the site's time zone); and per day, energy and utilization."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.tenancy import organizations_of
+from stations.domain import ConnectorStatus
+from stations.models import ChargingSession, Connector, MeterSample, Site, Station
+from stations.services.access import site_zone
+
+CHARGING_STATUSES = frozenset({ConnectorStatus.CHARGING.value, ConnectorStatus.OCCUPIED.value})
+FAULTED_STATUSES = frozenset({ConnectorStatus.FAULTED.value})
+VOLTS_PER_PHASE = Decimal(230)  # to estimate power from currents when a charger reports no power
+
+
+@dataclass(frozen=True)
+class SiteLive:
+    site_id: int
+    name: str
+    chargers: int
+    online: int
+    offline: int
+    connectors: int
+    charging: int  # connectors reporting Charging (2.0.1: Occupied)
+    faulted: int  # connectors reporting Faulted, or every connector of a charger reporting Faulted
+    power_w: int  # drawn now by the site's open sessions
+    sessions_today: int
+    energy_today_wh: int  # of the sessions started today, so far
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def dashboard_sites(user: AbstractBaseUser | AnonymousUser) -> list[Site]:
+    """The sites a staff member may watch: their organizations'; every site for a superuser."""
+    if not (user.is_authenticated and user.is_active and user.is_staff):
+        return []
+    sites = Site.objects.order_by("name")
+    if not user.is_superuser:
+        sites = sites.filter(organization__in=organizations_of(user))
+    return list(sites)
+
+
+def _power_w(session_ids: list[int]) -> int:
+    """The latest Power.Active.Import of each open session, else its latest currents times 230 V."""
+    total = Decimal(0)
+    for session_id in session_ids:
+        samples = MeterSample.objects.filter(session_id=session_id, location__in=["", "Outlet"])
+        power = (
+            samples.filter(measurand="Power.Active.Import", phase="")
+            .order_by("-sampled_at")
+            .values_list("value", "unit", "sampled_at")
+            .first()
+        )
+        if power is not None:
+            total += power[0] * (1000 if power[1] == "kW" else 1)
+            continue
+        latest = (
+            samples.filter(measurand="Current.Import")
+            .exclude(phase="N")
+            .order_by("-sampled_at")
+            .values_list("sampled_at", flat=True)
+            .first()
+        )
+        if latest is not None:
+            currents = samples.filter(measurand="Current.Import", sampled_at=latest).exclude(phase="N")
+            total += (
+                sum((value for value in currents.values_list("value", flat=True)), Decimal(0))
+                * VOLTS_PER_PHASE
+            )
+    return int(total)
+
+
+def local_day_start(site: Site, day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=site_zone(site))
+
+
+def site_live(site: Site, *, now: datetime | None = None) -> SiteLive:
+    now = now or timezone.now()
+    stations = list(Station.objects.filter(site=site).values_list("pk", "is_online", "status"))
+    faulty_stations = {pk for pk, _, status in stations if status in FAULTED_STATUSES}
+    connectors = list(Connector.objects.filter(station__site=site).values_list("station_id", "status"))
+    open_sessions = list(
+        ChargingSession.objects.open().filter(station__site=site).values_list("pk", flat=True)
+    )
+    midnight = local_day_start(site, now.astimezone(site_zone(site)).date())
+    today = list(ChargingSession.objects.filter(station__site=site, started_at__gte=midnight))
+    online = sum(1 for _, is_online, _ in stations if is_online)
+    return SiteLive(
+        site_id=site.pk,
+        name=site.name,
+        chargers=len(stations),
+        online=online,
+        offline=len(stations) - online,
+        connectors=len(connectors),
+        charging=sum(1 for _, status in connectors if status in CHARGING_STATUSES),
+        faulted=sum(1 for sid, status in connectors if status in FAULTED_STATUSES or sid in faulty_stations),
+        power_w=_power_w(open_sessions),
+        sessions_today=len(today),
+        energy_today_wh=sum(s.live_energy_wh or 0 for s in today),
+    )
+
+
+def sites_live(site_ids: Iterable[int]) -> list[SiteLive]:
+    now = timezone.now()
+    return [site_live(site, now=now) for site in Site.objects.filter(pk__in=list(site_ids)).order_by("name")]
+
+
+@dataclass(frozen=True)
+class DayFigures:
+    day: date
+    energy_wh: int  # of the sessions started that day
+    utilization: float  # share of connector-time with a session open, 0 to 1
+
+
+def daily_figures(sites: list[Site], *, days: int, now: datetime | None = None) -> list[DayFigures]:
+    """Energy and utilization per day over the last `days` days (today included), each site's days in
+    its own time zone. Utilization is connector-hours with a session open over connector-hours of the day."""
+    now = now or timezone.now()
+    energy: dict[date, int] = {}
+    busy: dict[date, float] = {}
+    capacity: dict[date, float] = {}
+    for site in sites:
+        zone = site_zone(site)
+        today = now.astimezone(zone).date()
+        first_day = today - timedelta(days=days - 1)
+        since = local_day_start(site, first_day)
+        connectors = Connector.objects.filter(station__site=site).count()
+        sessions = ChargingSession.objects.filter(station__site=site, started_at__lt=now).filter(
+            Q(stopped_at__isnull=True) | Q(stopped_at__gt=since)
+        )
+        spans = [(s.started_at, s.stopped_at or now, s) for s in sessions if s.started_at is not None]
+        for offset in range(days):
+            day = first_day + timedelta(days=offset)
+            start = local_day_start(site, day)
+            end = min(local_day_start(site, day + timedelta(days=1)), now)
+            capacity[day] = capacity.get(day, 0.0) + connectors * max((end - start).total_seconds(), 0)
+            for began, ended, session in spans:
+                overlap = (min(ended, end) - max(began, start)).total_seconds()
+                if overlap > 0:
+                    busy[day] = busy.get(day, 0.0) + overlap
+                if start <= began < end:
+                    energy[day] = energy.get(day, 0) + (session.live_energy_wh or 0)
+    all_days = sorted(capacity)[-days:]
+    return [
+        DayFigures(
+            day=day,
+            energy_wh=energy.get(day, 0),
+            utilization=min(busy.get(day, 0.0) / capacity[day], 1.0) if capacity[day] else 0.0,
+        )
+        for day in all_days
+    ]

@@ -1,0 +1,109 @@
+"""The dashboard's WebSocket with a charger on an in-process socket: staff get their sites' figures and
+then pushes as the charger connects, reports a status and drops; a manager of another organization gets
+nothing of this site, and a visitor without a staff session is refused."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+
+from accounts.models import User
+from csms.asgi import application
+from stations.monitoring.models import ConnectionPeriod
+from tests.communicators import connected_charger
+from tests.factories import MembershipFactory, SiteFactory, StationFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def session_cookie(user: User | None) -> bytes:
+    client = Client()
+    if user is not None:
+        client.force_login(user)
+    return f"sessionid={client.cookies['sessionid'].value}".encode() if user is not None else b""
+
+
+def dashboard(cookie: bytes, origin: bytes = b"http://testserver") -> WebsocketCommunicator:
+    return WebsocketCommunicator(
+        application, "/monitoring/ws/dashboard/", headers=[(b"cookie", cookie), (b"origin", origin)]
+    )
+
+
+@database_sync_to_async
+def scene() -> dict[str, Any]:
+    mine = MembershipFactory()
+    theirs = MembershipFactory()
+    site = SiteFactory(organization=mine.organization, name="Depot North")
+    SiteFactory(organization=theirs.organization, name="Their Depot")
+    station = StationFactory(site=site)
+    return {
+        "site": site,
+        "station": station,
+        "mine": session_cookie(mine.user),
+        "theirs": session_cookie(theirs.user),
+    }
+
+
+async def call(charger: WebsocketCommunicator, action: str, payload: dict[str, Any]) -> Any:
+    await charger.send_to(text_data=json.dumps([2, action, action, payload]))
+    return json.loads(await charger.receive_from(timeout=10))
+
+
+async def site_push_until(socket: WebsocketCommunicator, condition: Any, timeout: float = 8.0) -> dict[str, Any]:
+    """Read pushes until one satisfies `condition`; fail on any message about another site."""
+    async with asyncio.timeout(timeout):
+        while True:
+            message = await socket.receive_json_from(timeout=timeout)
+            assert message["type"] == "site"
+            if condition(message["site"]):
+                return message["site"]
+
+
+async def test_staff_see_their_sites_change_live_and_others_see_nothing_of_them():
+    s = await scene()
+    mine, theirs = dashboard(s["mine"]), dashboard(s["theirs"])
+    assert (await mine.connect())[0] and (await theirs.connect())[0]
+    snapshot = await mine.receive_json_from(timeout=5)
+    assert snapshot["type"] == "snapshot"
+    assert [(r["name"], r["chargers"], r["online"], r["offline"]) for r in snapshot["sites"]] == [
+        ("Depot North", 1, 0, 1)
+    ]
+    assert [r["name"] for r in (await theirs.receive_json_from(timeout=5))["sites"]] == ["Their Depot"]
+
+    charger = await connected_charger(s["station"].identity)
+    row = await site_push_until(mine, lambda r: r["online"] == 1)
+    assert (row["site_id"], row["offline"]) == (s["site"].pk, 0)
+
+    status = {"connectorId": 1, "status": "Charging", "errorCode": "NoError"}
+    assert (await call(charger, "StatusNotification", status))[0] == 3
+    row = await site_push_until(mine, lambda r: r["charging"] == 1)
+    assert row["connectors"] == 1
+
+    fault = {"connectorId": 1, "status": "Faulted", "errorCode": "GroundFailure"}
+    await call(charger, "StatusNotification", fault)
+    row = await site_push_until(mine, lambda r: r["faulted"] == 1)
+    assert row["charging"] == 0
+
+    await charger.disconnect()
+    row = await site_push_until(mine, lambda r: r["online"] == 0)
+    assert row["offline"] == 1
+    assert await theirs.receive_nothing(timeout=1)  # nothing of Depot North, ever
+    period = await ConnectionPeriod.objects.aget(station=s["station"])
+    assert period.disconnected_at is not None and period.reason == "socket closed"
+    await mine.disconnect()
+    await theirs.disconnect()
+
+
+async def test_without_a_staff_session_or_from_another_origin_the_socket_is_refused():
+    s = await scene()
+    anonymous = dashboard(b"")
+    assert (await anonymous.connect())[0] is False
+    driver = await database_sync_to_async(lambda: session_cookie(User.objects.create_user("driver")))()
+    assert (await dashboard(driver).connect())[0] is False
+    assert (await dashboard(s["mine"], origin=b"http://evil.example").connect())[0] is False
