@@ -36,7 +36,6 @@ from stations.services.access import site_zone
 FLEET_PROFILE_BASE = 3000  # + the EVSE id: a new plan replaces the last one on the EVSE
 FLEET_STACK_LEVEL = 1  # above the balancer's session limit (0), which takes over when the schedule ends
 MAX_PERIODS = 24
-CALL_TIMEOUT_S = 15.0
 REQUESTED_BY = "fleet plan"
 DEFAULT_CURRENCY = "EUR"  # only when neither a tariff nor a grid price names one
 AMPS_STEP = Decimal("0.1")

@@ -17,9 +17,8 @@ from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from django.db import transaction
 
-from energy.models import AllocationStatus, FleetPlanRecord, FleetPlanStatus, SiteGrid
+from energy.models import FleetPlanRecord, FleetPlanStatus, SiteGrid
 from energy.services.fleet import (
-    CALL_TIMEOUT_S,
     FLEET_PROFILE_BASE,
     REQUESTED_BY,
     FleetDraft,
@@ -27,37 +26,16 @@ from energy.services.fleet import (
 )
 from energy.services.fleet_state import ACCEPTED
 from energy.services.loads import Evse
-from stations.exceptions import CallRejected, StationError, StationOffline
-from stations.ocpp.adapters import ADAPTERS
-from stations.ocpp.commands import station_call_async
-from stations.ocpp.profiles import profile_accepted
+from energy.services.sending import Build, profile_call
 
 Answer = tuple[str, str]  # (AllocationStatus value, error)
 
 
-async def _call(evse: Evse, build: Any) -> Answer:
+async def _call(evse: Evse, build: Build) -> Answer:
     """Send one call built by `build(adapter)`; the charger's answer, never raising for its sake."""
-    adapter = ADAPTERS.get(evse.protocol)
-    if adapter is None:
-        return AllocationStatus.OFFLINE, "The charger has never connected."
-    try:
-        action, payload = build(adapter)
-        answer = await station_call_async(
-            identity=evse.identity,
-            action=action,
-            payload=payload,
-            timeout=CALL_TIMEOUT_S,
-            requested_by=REQUESTED_BY,
-        )
-    except StationOffline as error:
-        return AllocationStatus.OFFLINE, str(error)[:300]
-    except CallRejected as error:
-        return AllocationStatus.REJECTED, str(error)[:300]
-    except (StationError, ValueError) as error:
-        return AllocationStatus.FAILED, str(error)[:300]
-    if profile_accepted(answer):
-        return AllocationStatus.ACCEPTED, ""
-    return AllocationStatus.REJECTED, f"The charger answered {answer.get('status') or 'nothing'}."
+    return await profile_call(
+        protocol=evse.protocol, identity=evse.identity, build=build, requested_by=REQUESTED_BY
+    )
 
 
 def _iso(at: datetime) -> str:

@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 from django.utils import timezone
 
 from energy.models import AllocationStatus
 from stations.exceptions import CallRejected, StationError, StationOffline
 from stations.ocpp.adapters import ADAPTERS
+from stations.ocpp.base import ProtocolAdapter
 from stations.ocpp.commands import station_call_async
 from stations.ocpp.profiles import ProfileLimit, ProfilePurpose, profile_accepted
 
@@ -29,6 +31,8 @@ CHARGER_MAX_PROFILE_ID = 1
 CHARGER_DEFAULT_PROFILE_ID = 2
 EVSE_DEFAULT_PROFILE_BASE = 100
 SESSION_PROFILE_BASE = 1000
+Call = tuple[str, dict[str, Any]]  # (action, payload)
+Build = Callable[[type[ProtocolAdapter]], Call]  # the call for the charger's OCPP version
 
 
 class SendKind(StrEnum):
@@ -92,30 +96,43 @@ class Sent:
         return self.status == AllocationStatus.ACCEPTED
 
 
+async def _station_call(identity: str, call: Call, requested_by: str) -> dict[str, Any]:
+    action, payload = call
+    return await station_call_async(
+        identity=identity, action=action, payload=payload, timeout=CALL_TIMEOUT_S, requested_by=requested_by
+    )
+
+
+async def profile_call(
+    *, protocol: str, identity: str, build: Build, requested_by: str
+) -> tuple[AllocationStatus, str]:
+    """Send one charging-profile call (set or clear) built by `build(adapter)`; the charger's answer as a
+    status and an error, never raising for the charger's sake."""
+    adapter = ADAPTERS.get(protocol)
+    if adapter is None:
+        return AllocationStatus.OFFLINE, "The charger has never connected."
+    try:
+        answer = await _station_call(identity, build(adapter), requested_by)
+    except StationOffline as error:
+        return AllocationStatus.OFFLINE, str(error)[:300]
+    except CallRejected as error:
+        return AllocationStatus.REJECTED, str(error)[:300]
+    except (StationError, ValueError) as error:
+        return AllocationStatus.FAILED, str(error)[:300]
+    if profile_accepted(answer):
+        return AllocationStatus.ACCEPTED, ""
+    return AllocationStatus.REJECTED, f"The charger answered {answer.get('status') or 'nothing'}."
+
+
 async def profile_send(send: Send) -> Sent:
     """Send one limit; the outcome says whether the charger took it, never raises for the charger's sake."""
-    adapter = ADAPTERS.get(send.protocol)
-    if adapter is None:
-        return Sent(send, AllocationStatus.OFFLINE, timezone.now(), "The charger has never connected.")
-    try:
-        action, payload = adapter.charging_profile_call(send.profile())
-        answer = await station_call_async(
-            identity=send.identity,
-            action=action,
-            payload=payload,
-            timeout=CALL_TIMEOUT_S,
-            requested_by=REQUESTED_BY,
-        )
-    except StationOffline as error:
-        return Sent(send, AllocationStatus.OFFLINE, timezone.now(), str(error)[:300])
-    except CallRejected as error:
-        return Sent(send, AllocationStatus.REJECTED, timezone.now(), str(error)[:300])
-    except (StationError, ValueError) as error:
-        return Sent(send, AllocationStatus.FAILED, timezone.now(), str(error)[:300])
-    if profile_accepted(answer):
-        return Sent(send, AllocationStatus.ACCEPTED, timezone.now())
-    status = answer.get("status") or "nothing"
-    return Sent(send, AllocationStatus.REJECTED, timezone.now(), f"The charger answered {status}.")
+    status, error = await profile_call(
+        protocol=send.protocol,
+        identity=send.identity,
+        build=lambda adapter: adapter.charging_profile_call(send.profile()),
+        requested_by=REQUESTED_BY,
+    )
+    return Sent(send, status, timezone.now(), error)
 
 
 async def profiles_send(sends: Sequence[Send]) -> list[Sent]:
@@ -141,15 +158,9 @@ async def composite_check(send: Send) -> Composite | None:
     adapter = ADAPTERS.get(send.protocol)
     if adapter is None:
         return None
-    action, payload = adapter.composite_schedule_call(evse_id=send.evse_id)
+    call = adapter.composite_schedule_call(evse_id=send.evse_id)
     try:
-        answer = await station_call_async(
-            identity=send.identity,
-            action=action,
-            payload=payload,
-            timeout=CALL_TIMEOUT_S,
-            requested_by=REQUESTED_BY,
-        )
+        answer = await _station_call(send.identity, call, REQUESTED_BY)
     except CallRejected as error:
         if error.code in ("NotImplemented", "NotSupported"):
             return None
