@@ -245,6 +245,14 @@ CSMS_CALL_ACK_TIMEOUT_S = env.float("CSMS_CALL_ACK_TIMEOUT_S", default=5.0)
 if not DEBUG and SECRET_KEY == "dev-insecure-secret-key":
     raise ImproperlyConfigured("Set SECRET_KEY when DEBUG is off.")
 
+# Logs chargers upload on request (GetDiagnostics, GetLog): kept outside any served directory.
+CSMS_DIAGNOSTICS_DIR = env("CSMS_DIAGNOSTICS_DIR", default=str(BASE_DIR / "var" / "diagnostics"))
+# The CSMS's address as chargers reach it over HTTP; the upload URL given to them starts with it.
+CSMS_DIAGNOSTICS_UPLOAD_URL = env("CSMS_DIAGNOSTICS_UPLOAD_URL", default=SITE_URL)
+CSMS_DIAGNOSTICS_MAX_BYTES = env.int("CSMS_DIAGNOSTICS_MAX_BYTES", default=50 * 1024 * 1024)
+# How long an upload URL stays valid after the request.
+CSMS_DIAGNOSTICS_VALID_H = env.float("CSMS_DIAGNOSTICS_VALID_H", default=24.0)
+
 # Alerts (stations.alerts): how notices go out (dotted paths of AlertChannel classes), whether a
 # closing notice follows the opening one, and the detectors' thresholds.
 CSMS_ALERT_CHANNELS = env.list("CSMS_ALERT_CHANNELS", default=["stations.alerts.channels.EmailChannel"])

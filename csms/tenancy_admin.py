@@ -66,6 +66,7 @@ ORGANIZATION_PATHS: dict[str, str | ScopeFilter] = {
     "energy.chargingneed": "vehicle__organization",
     "energy.fleetplanrecord": "site__organization",
     "energy.gridprice": "site__organization",
+    "diagnostics.diagnosticsrequest": "station__site__organization",
     "alerts.alert": "site__organization",
     "alerts.alertnotification": "alert__site__organization",
     "alerts.connectionattempt": "station__site__organization",

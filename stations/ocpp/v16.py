@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 from django.utils import timezone
 
 from accounts.domain import Authorization, AuthorizationStatus
+from stations.diagnostics.services import diagnostics_status_record
 from stations.domain import (
     CallStatus,
     ConnectorStatus,
@@ -20,7 +21,7 @@ from stations.domain import (
     StopReason,
 )
 from stations.models import OutgoingCall
-from stations.ocpp import base, profiles
+from stations.ocpp import base, logs, profiles
 from stations.ocpp.base import ProtocolAdapter, format_timestamp, parse_timestamp
 from stations.ocpp.framing import ErrorKind, FrameError
 from stations.services import registry, sessions
@@ -323,6 +324,7 @@ class Ocpp16(ProtocolAdapter):
 
     def diagnostics_status_notification(self, p: dict[str, Any]) -> dict[str, Any]:
         registry.station_report_update(station_id=self.station_id, diagnostics_status=p["status"])
+        diagnostics_status_record(station_id=self.station_id, status=logs.log_status("ocpp1.6", p["status"]))
         return {}
 
     def firmware_status_notification(self, p: dict[str, Any]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from django.utils import timezone
 
 from accounts.domain import Authorization, AuthorizationStatus
+from stations.diagnostics.services import diagnostics_status_record
 from stations.domain import (
     ConnectorStatus,
     DeviceVariableData,
@@ -26,7 +27,7 @@ from stations.domain import (
     StopReason,
 )
 from stations.models import DeviceVariable
-from stations.ocpp import base, profiles
+from stations.ocpp import base, logs, profiles
 from stations.ocpp.base import ProtocolAdapter, format_timestamp, parse_timestamp
 from stations.ocpp.framing import ErrorKind
 from stations.ocpp.v16 import positive_int
@@ -430,6 +431,11 @@ class Ocpp201(ProtocolAdapter):
 
     def log_status_notification(self, p: dict[str, Any]) -> dict[str, Any]:
         registry.station_report_update(station_id=self.station_id, diagnostics_status=p["status"])
+        diagnostics_status_record(
+            station_id=self.station_id,
+            status=logs.log_status("ocpp2.0.1", p["status"]),
+            request_id=p.get("requestId"),
+        )
         return {}
 
     def data_transfer(self, p: dict[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from stations.simulator import charging_profiles, schemas
+from stations.simulator import charging_profiles, diagnostics, schemas
 from stations.simulator.connector import Connector
 from stations.simulator.link import Answer, CallTimeout, LinkClosed, Offline, Refusal
 from stations.simulator.local_list import Item
@@ -206,17 +206,6 @@ def data_transfer(charger: SimulatedCharger, p: dict[str, Any]) -> Answer:
     return Answer({"status": "Accepted", "data": p.get("data", "")})
 
 
-def get_diagnostics(charger: SimulatedCharger, p: dict[str, Any]) -> Answer:
-    file_name = f"{charger.identity}-diagnostics.log"
-
-    async def upload() -> None:  # pretend: nothing is sent to p["location"]
-        await progress(
-            charger, "DiagnosticsStatusNotification", "diagnostics_status", ["Uploading", "Uploaded"]
-        )
-
-    return Answer({"fileName": file_name}, then=upload)
-
-
 def update_firmware(charger: SimulatedCharger, p: dict[str, Any]) -> Answer:
     async def install() -> None:  # pretend: nothing is fetched; the version stays
         try:
@@ -262,7 +251,7 @@ HANDLERS: dict[str, Handler] = {
     "DataTransfer": data_transfer,
     "SendLocalList": send_local_list,
     "GetLocalListVersion": get_local_list_version,
-    "GetDiagnostics": get_diagnostics,
+    "GetDiagnostics": diagnostics.get_diagnostics,
     "UpdateFirmware": update_firmware,
     "SetChargingProfile": charging_profiles.set_charging_profile_16,
     "ClearChargingProfile": charging_profiles.clear_charging_profile_16,

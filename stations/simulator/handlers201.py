@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from stations.ocpp.v201 import VARIABLES_FOR_16_KEYS, variable_for_key
-from stations.simulator import charging_profiles, handlers
+from stations.simulator import charging_profiles, diagnostics, handlers
 from stations.simulator.link import Answer, CallTimeout, LinkClosed, Offline
 from stations.simulator.meter import timestamp
 from stations.simulator.smart_charging import ProfileRefused
@@ -143,15 +143,6 @@ def get_local_list_version(charger: SimulatedCharger, p: dict[str, Any]) -> Answ
     return Answer({"versionNumber": charger.local_list.version})
 
 
-def get_log(charger: SimulatedCharger, p: dict[str, Any]) -> Answer:
-    async def upload() -> None:  # pretend: nothing is sent to p["log"]["remoteLocation"]
-        await handlers.progress(
-            charger, "LogStatusNotification", "diagnostics_status", ["Uploading", "Uploaded"], p["requestId"]
-        )
-
-    return Answer({"status": "Accepted", "filename": f"{charger.identity}-log.txt"}, then=upload)
-
-
 def update_firmware(charger: SimulatedCharger, p: dict[str, Any]) -> Answer:
     async def install() -> None:  # pretend: nothing is fetched; the version stays
         steps = ["Downloading", "Downloaded", "Installing", "Installed"]
@@ -176,7 +167,7 @@ HANDLERS: dict[str, handlers.Handler] = {
     "DataTransfer": handlers.data_transfer,
     "SendLocalList": send_local_list,
     "GetLocalListVersion": get_local_list_version,
-    "GetLog": get_log,
+    "GetLog": diagnostics.get_log,
     "UpdateFirmware": update_firmware,
     "SetChargingProfile": charging_profiles.set_charging_profile_201,
     "ClearChargingProfile": charging_profiles.clear_charging_profile_201,

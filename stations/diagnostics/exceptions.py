@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from stations.exceptions import StationError
+
+
+class DiagnosticsUnsupported(StationError):
+    """The charger's OCPP version cannot provide this kind of log."""
+
+
+class UploadRefused(Exception):
+    """An upload that does not match a pending request; `status` is the HTTP status to answer."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status, self.reason = status, reason
