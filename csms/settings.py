@@ -253,6 +253,10 @@ CSMS_DIAGNOSTICS_MAX_BYTES = env.int("CSMS_DIAGNOSTICS_MAX_BYTES", default=50 * 
 # How long an upload URL stays valid after the request.
 CSMS_DIAGNOSTICS_VALID_H = env.float("CSMS_DIAGNOSTICS_VALID_H", default=24.0)
 
+# --- Firmware -------------------------------------------------------------------------------------
+# Uploaded firmware images (private: chargers fetch them through a per-update token only).
+CSMS_FIRMWARE_ROOT = env("CSMS_FIRMWARE_ROOT", default=str(BASE_DIR / "var" / "firmware"))
+
 # Alerts (stations.alerts): how notices go out (dotted paths of AlertChannel classes), whether a
 # closing notice follows the opening one, and the detectors' thresholds.
 CSMS_ALERT_CHANNELS = env.list("CSMS_ALERT_CHANNELS", default=["stations.alerts.channels.EmailChannel"])

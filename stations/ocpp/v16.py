@@ -20,9 +20,11 @@ from stations.domain import (
     StationInfo,
     StopReason,
 )
+from stations.firmware.progress import firmware_boot_record, firmware_status_record
 from stations.models import OutgoingCall
 from stations.ocpp import base, logs, profiles
 from stations.ocpp.base import ProtocolAdapter, format_timestamp, parse_timestamp
+from stations.ocpp.firmware import CHARGER_STATUS
 from stations.ocpp.framing import ErrorKind, FrameError
 from stations.services import registry, sessions
 from stations.services.access import access_authorize
@@ -224,6 +226,8 @@ class Ocpp16(ProtocolAdapter):
         )
         decision = registry.station_boot(station_id=self.station_id, info=info)
         self.accepted = decision.status == RegistrationStatus.ACCEPTED
+        if self.accepted:  # a boot during a firmware update tells which version it runs now
+            firmware_boot_record(station_id=self.station_id, firmware_version=info.firmware_version)
         return {
             "status": REGISTRATION_16[decision.status],
             "currentTime": format_timestamp(decision.current_time),
@@ -329,4 +333,5 @@ class Ocpp16(ProtocolAdapter):
 
     def firmware_status_notification(self, p: dict[str, Any]) -> dict[str, Any]:
         registry.station_report_update(station_id=self.station_id, firmware_status=p["status"])
+        firmware_status_record(station_id=self.station_id, status=CHARGER_STATUS.get(p["status"]))
         return {}

@@ -26,9 +26,11 @@ from stations.domain import (
     StationInfo,
     StopReason,
 )
+from stations.firmware.progress import firmware_boot_record, firmware_status_record
 from stations.models import DeviceVariable
 from stations.ocpp import base, logs, profiles
 from stations.ocpp.base import ProtocolAdapter, format_timestamp, parse_timestamp
+from stations.ocpp.firmware import CHARGER_STATUS
 from stations.ocpp.framing import ErrorKind
 from stations.ocpp.v16 import positive_int
 from stations.services import registry, sessions
@@ -299,6 +301,8 @@ class Ocpp201(ProtocolAdapter):
         )
         decision = registry.station_boot(station_id=self.station_id, info=info)
         self.accepted = decision.status == RegistrationStatus.ACCEPTED
+        if self.accepted:  # a boot during a firmware update tells which version it runs now
+            firmware_boot_record(station_id=self.station_id, firmware_version=info.firmware_version)
         if self.accepted:
             # 2.0.1 has no status report for the station as a whole (1.6's connector 0): a station
             # that boots is operative until it reports a fault or is made unavailable.
@@ -427,6 +431,9 @@ class Ocpp201(ProtocolAdapter):
 
     def firmware_status_notification(self, p: dict[str, Any]) -> dict[str, Any]:
         registry.station_report_update(station_id=self.station_id, firmware_status=p["status"])
+        firmware_status_record(
+            station_id=self.station_id, status=CHARGER_STATUS.get(p["status"]), request_id=p.get("requestId")
+        )
         return {}
 
     def log_status_notification(self, p: dict[str, Any]) -> dict[str, Any]:

@@ -129,6 +129,8 @@ class SimulatedCharger:
         self.draining = False  # shutting down or resetting: no new sessions
         self.registration = ""
         self.diagnostics_status = self.firmware_status = "Idle"
+        self.firmware_version = FIRMWARE  # an update installs another (kept across reboots)
+        self.firmware_image: bytes | None = None
         self.local_list = LocalAuthList()  # kept across reconnections and resets, as in flash memory
         self.profiles = ProfileStore(  # likewise
             connectors=options.connectors, max_profiles=self.config.integer("MaxChargingProfilesInstalled")
@@ -299,7 +301,7 @@ class SimulatedCharger:
         self._boot_now.set()
 
     def boot_payload(self) -> dict[str, Any]:
-        return self.dialect.boot_payload(self.identity)
+        return self.dialect.boot_payload(self.identity, firmware_version=self.firmware_version)
 
     def apply_boot(self, answer: dict[str, Any]) -> bool:
         """Take the CSMS's registration status and interval; tell whether the charger is accepted."""

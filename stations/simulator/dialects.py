@@ -34,13 +34,13 @@ class Dialect16:
     call_handlers: dict[str, Handler] = HANDLERS_16  # answers to the CSMS's calls
     diagnostics_status_action = "DiagnosticsStatusNotification"
 
-    def boot_payload(self, identity: str) -> dict[str, Any]:
+    def boot_payload(self, identity: str, firmware_version: str = FIRMWARE) -> dict[str, Any]:
         serial = serial_number(identity)
         return {
             "chargePointVendor": VENDOR,
             "chargePointModel": MODEL,
             "chargePointSerialNumber": serial,
-            "firmwareVersion": FIRMWARE,
+            "firmwareVersion": firmware_version,
             "meterType": "Virtual AC meter",
             "meterSerialNumber": f"M-{serial}",
         }
@@ -132,12 +132,12 @@ class Dialect201:
     def __init__(self) -> None:
         self.seq_no = itertools.count()
 
-    def boot_payload(self, identity: str) -> dict[str, Any]:
+    def boot_payload(self, identity: str, firmware_version: str = FIRMWARE) -> dict[str, Any]:
         station = {
             "serialNumber": serial_number(identity),
             "model": MODEL,
             "vendorName": VENDOR,
-            "firmwareVersion": FIRMWARE,
+            "firmwareVersion": firmware_version,
         }
         return {"reason": "PowerUp", "chargingStation": station}
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from stations.simulator import charging_profiles, diagnostics, schemas
+from stations.simulator import charging_profiles, diagnostics, firmware, schemas
 from stations.simulator.connector import Connector
 from stations.simulator.link import Answer, CallTimeout, LinkClosed, Offline, Refusal
 from stations.simulator.local_list import Item
@@ -206,21 +205,6 @@ def data_transfer(charger: SimulatedCharger, p: dict[str, Any]) -> Answer:
     return Answer({"status": "Accepted", "data": p.get("data", "")})
 
 
-def update_firmware(charger: SimulatedCharger, p: dict[str, Any]) -> Answer:
-    async def install() -> None:  # pretend: nothing is fetched; the version stays
-        try:
-            retrieve_at = datetime.fromisoformat(p["retrieveDate"])
-        except ValueError:
-            retrieve_at = datetime.now(UTC)
-        if retrieve_at.tzinfo is None:
-            retrieve_at = retrieve_at.replace(tzinfo=UTC)
-        await asyncio.sleep(max((retrieve_at - datetime.now(UTC)).total_seconds(), 0))
-        steps = ["Downloading", "Downloaded", "Installing", "Installed"]
-        await progress(charger, "FirmwareStatusNotification", "firmware_status", steps)
-
-    return Answer({}, then=install)
-
-
 async def progress(
     charger: SimulatedCharger, action: str, attribute: str, steps: list[str], request_id: int | None = None
 ) -> None:
@@ -252,7 +236,7 @@ HANDLERS: dict[str, Handler] = {
     "SendLocalList": send_local_list,
     "GetLocalListVersion": get_local_list_version,
     "GetDiagnostics": diagnostics.get_diagnostics,
-    "UpdateFirmware": update_firmware,
+    "UpdateFirmware": firmware.update_firmware_16,
     "SetChargingProfile": charging_profiles.set_charging_profile_16,
     "ClearChargingProfile": charging_profiles.clear_charging_profile_16,
     "GetCompositeSchedule": charging_profiles.get_composite_schedule_16,

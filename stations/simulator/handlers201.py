@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from stations.ocpp.v201 import VARIABLES_FOR_16_KEYS, variable_for_key
-from stations.simulator import charging_profiles, diagnostics, handlers
+from stations.simulator import charging_profiles, diagnostics, firmware, handlers
 from stations.simulator.link import Answer, CallTimeout, LinkClosed, Offline
 from stations.simulator.meter import timestamp
 from stations.simulator.smart_charging import ProfileRefused
@@ -143,16 +143,6 @@ def get_local_list_version(charger: SimulatedCharger, p: dict[str, Any]) -> Answ
     return Answer({"versionNumber": charger.local_list.version})
 
 
-def update_firmware(charger: SimulatedCharger, p: dict[str, Any]) -> Answer:
-    async def install() -> None:  # pretend: nothing is fetched; the version stays
-        steps = ["Downloading", "Downloaded", "Installing", "Installed"]
-        await handlers.progress(
-            charger, "FirmwareStatusNotification", "firmware_status", steps, p["requestId"]
-        )
-
-    return Answer({"status": "Accepted"}, then=install)
-
-
 HANDLERS: dict[str, handlers.Handler] = {
     "Reset": reset,
     "RequestStartTransaction": request_start_transaction,
@@ -168,7 +158,7 @@ HANDLERS: dict[str, handlers.Handler] = {
     "SendLocalList": send_local_list,
     "GetLocalListVersion": get_local_list_version,
     "GetLog": diagnostics.get_log,
-    "UpdateFirmware": update_firmware,
+    "UpdateFirmware": firmware.update_firmware_201,
     "SetChargingProfile": charging_profiles.set_charging_profile_201,
     "ClearChargingProfile": charging_profiles.clear_charging_profile_201,
     "GetCompositeSchedule": charging_profiles.get_composite_schedule_201,
