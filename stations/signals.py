@@ -25,3 +25,8 @@ station_connected = Signal()
 connector_status_changed = Signal()
 # station_id, session_id: a MeterValues message of a session was stored
 meter_recorded = Signal()
+# station_id, status (RegistrationStatus): the answer given to a BootNotification, whatever it was
+station_boot_answered = Signal()
+# identity, station_id (None for an unknown identity), unknown (bool): a handshake refused for its
+# identity or credentials
+station_refused = Signal()

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from django.utils import timezone
 
 from accounts.domain import Authorization, AuthorizationStatus
+from stations.alerts.detectors import device_events_record, security_event_record
 from stations.diagnostics.services import diagnostics_status_record
 from stations.domain import (
     ConnectorStatus,
@@ -30,6 +31,7 @@ from stations.firmware.progress import firmware_boot_record, firmware_status_rec
 from stations.models import DeviceVariable
 from stations.ocpp import base, logs, profiles
 from stations.ocpp.base import ProtocolAdapter, format_timestamp, parse_timestamp
+from stations.ocpp.events import device_events, security_event
 from stations.ocpp.firmware import CHARGER_STATUS
 from stations.ocpp.framing import ErrorKind
 from stations.ocpp.v16 import positive_int
@@ -213,8 +215,8 @@ class Ocpp201(ProtocolAdapter):
         "TransactionEvent": "transaction_event",
         "MeterValues": "meter_values",
         "NotifyReport": "notify_report",
-        "NotifyEvent": "acknowledge",
-        "SecurityEventNotification": "acknowledge",
+        "NotifyEvent": "notify_event",
+        "SecurityEventNotification": "security_event_notification",
         "FirmwareStatusNotification": "firmware_status_notification",
         "LogStatusNotification": "log_status_notification",
         "DataTransfer": "data_transfer",
@@ -426,8 +428,13 @@ class Ocpp201(ProtocolAdapter):
         )
         return {}
 
-    def acknowledge(self, p: dict[str, Any]) -> dict[str, Any]:
-        return {}  # kept in the journal; alerts (NotifyEvent, security events) read them from there later
+    def notify_event(self, p: dict[str, Any]) -> dict[str, Any]:
+        device_events_record(station_id=self.station_id, events=device_events(p))
+        return {}
+
+    def security_event_notification(self, p: dict[str, Any]) -> dict[str, Any]:
+        security_event_record(station_id=self.station_id, event=security_event(p))
+        return {}
 
     def firmware_status_notification(self, p: dict[str, Any]) -> dict[str, Any]:
         registry.station_report_update(station_id=self.station_id, firmware_status=p["status"])

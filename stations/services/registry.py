@@ -22,9 +22,11 @@ from stations.services.bulk import row_update, row_update_latest, rows_insert
 from stations.signals import (
     connector_status_changed,
     connector_unplugged,
+    station_boot_answered,
     station_booted,
     station_connected,
     station_disconnected,
+    station_refused,
 )
 
 
@@ -103,6 +105,7 @@ def station_connection_open(
     )
     if station is None:
         if not settings.CSMS_AUTO_REGISTER:
+            _refused_on_commit(identity, None)
             return AdmissionResult(Admission.UNKNOWN)
         try:
             password_validate(password)
@@ -114,6 +117,7 @@ def station_connection_open(
             registration_status=RegistrationStatus.PENDING,
         )
     elif not password_matches(password, station.password_hash):
+        _refused_on_commit(identity, station.pk)
         return AdmissionResult(Admission.WRONG_PASSWORD)
     now = timezone.now()
     Station.objects.filter(pk=station.pk).update(
@@ -126,6 +130,14 @@ def station_connection_open(
         station.pk,
         accepted=station.registration_status == RegistrationStatus.ACCEPTED,
         replaced_channel=station.channel_name if station.channel_name != channel_name else "",
+    )
+
+
+def _refused_on_commit(identity: str, station_id: int | None) -> None:
+    transaction.on_commit(
+        lambda: station_refused.send(
+            sender=Station, identity=identity, station_id=station_id, unknown=station_id is None
+        )
     )
 
 
@@ -167,6 +179,9 @@ def station_boot(*, station_id: int, info: StationInfo) -> BootDecision:
     interval = station_heartbeat_interval(station) if status == RegistrationStatus.ACCEPTED else 60
     if status == RegistrationStatus.ACCEPTED:
         transaction.on_commit(lambda: station_booted.send(sender=Station, station_id=station_id))
+    transaction.on_commit(
+        lambda: station_boot_answered.send(sender=Station, station_id=station_id, status=status)
+    )
     return BootDecision(status=status, interval_s=interval, current_time=now)
 
 
