@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from stations.ocpp.v201 import VARIABLES_FOR_16_KEYS, variable_for_key
-from stations.simulator import charging_profiles, diagnostics, firmware, handlers
+from stations.simulator import charging_profiles, config_profiles, diagnostics, firmware, handlers
 from stations.simulator.link import Answer, CallTimeout, LinkClosed, Offline
 from stations.simulator.meter import timestamp
 from stations.simulator.smart_charging import ProfileRefused
@@ -151,7 +151,7 @@ HANDLERS: dict[str, handlers.Handler] = {
     "ChangeAvailability": change_availability,
     "TriggerMessage": trigger_message,
     "GetVariables": get_variables,
-    "SetVariables": set_variables,
+    "SetVariables": config_profiles.set_variables,
     "GetBaseReport": get_base_report,
     "ClearCache": handlers.clear_cache,
     "DataTransfer": handlers.data_transfer,

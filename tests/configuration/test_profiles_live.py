@@ -34,6 +34,8 @@ pytestmark = [pytest.mark.live, pytest.mark.redis, pytest.mark.django_db(transac
 HEARTBEAT = {"1.6": "HeartbeatInterval", "2.0.1": "OCPPCommCtrlr/HeartbeatInterval"}
 CONNECTORS = {"1.6": "NumberOfConnectors", "2.0.1": "OCPPCommCtrlr/NumberOfConnectors"}
 UNKNOWN_STATUS = {"1.6": "NotSupported", "2.0.1": "UnknownVariable"}
+# 1.6 has no components: such a key is not sent, and recorded as NotSupported.
+UNKNOWN_COMPONENT = {"1.6": "NotSupported", "2.0.1": "UnknownComponent"}
 
 
 def run_with_charger(identity: str, ocpp: str, url: str, steps: Callable[[], Any]) -> tuple[Any, list[str]]:
@@ -85,6 +87,7 @@ def test_read_compare_apply_and_read_again_clears_the_drift(ocpp, gateways, sett
             ProfileEntry(profile=profile, key="HeartbeatInterval", value="300"),  # the CSMS's own: ok
             ProfileEntry(profile=profile, key="NumberOfConnectors", value="4"),  # read-only
             ProfileEntry(profile=profile, key="VendorTurboMode", value="true"),  # missing
+            ProfileEntry(profile=profile, key="VendorCtrlr/Boost", value="on"),  # a component it lacks
         ]
     )
 
@@ -103,7 +106,9 @@ def test_read_compare_apply_and_read_again_clears_the_drift(ocpp, gateways, sett
         application = profile_apply(profile=profile, stations=[station], requested_by="test", timeout=10)
         seen["applied"] = dict(application.results.values_list("key", "status"))
         # What the charger cannot take leaves the profile; the drift then clears.
-        profile.entries.filter(key__in=["NumberOfConnectors", "VendorTurboMode"]).delete()
+        profile.entries.filter(
+            key__in=["NumberOfConnectors", "VendorTurboMode", "VendorCtrlr/Boost"]
+        ).delete()
         seen["run_after"] = drift_check()
         seen["alert_open_after"] = Alert.objects.open().filter(key=f"config_drift:{identity}").exists()
         seen["heartbeat"] = heartbeat_check()
@@ -127,6 +132,7 @@ def test_read_compare_apply_and_read_again_clears_the_drift(ocpp, gateways, sett
         "HeartbeatInterval": ("ok", "300"),
         "NumberOfConnectors": ("read-only", first.values[CONNECTORS[ocpp]]),
         "VendorTurboMode": ("missing", None),
+        "VendorCtrlr/Boost": ("missing", None),
     }
 
     before = seen["run_before"]
@@ -135,6 +141,7 @@ def test_read_compare_apply_and_read_again_clears_the_drift(ocpp, gateways, sett
         "MeterValueSampleInterval": "different",
         "NumberOfConnectors": "read-only",
         "VendorTurboMode": "missing",
+        "VendorCtrlr/Boost": "missing",
     }
     assert seen["alert_open"]
 
@@ -143,6 +150,7 @@ def test_read_compare_apply_and_read_again_clears_the_drift(ocpp, gateways, sett
         "HeartbeatInterval": "Accepted",
         "NumberOfConnectors": "Rejected",
         "VendorTurboMode": UNKNOWN_STATUS[ocpp],
+        "VendorCtrlr/Boost": UNKNOWN_COMPONENT[ocpp],
     }
 
     after = seen["run_after"]
