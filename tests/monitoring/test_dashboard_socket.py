@@ -55,7 +55,9 @@ async def call(charger: WebsocketCommunicator, action: str, payload: dict[str, A
     return json.loads(await charger.receive_from(timeout=10))
 
 
-async def site_push_until(socket: WebsocketCommunicator, condition: Any, timeout: float = 8.0) -> dict[str, Any]:
+async def site_push_until(
+    socket: WebsocketCommunicator, condition: Any, timeout: float = 8.0
+) -> dict[str, Any]:
     """Read pushes until one satisfies `condition`; fail on any message about another site."""
     async with asyncio.timeout(timeout):
         while True:

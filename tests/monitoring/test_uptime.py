@@ -62,7 +62,11 @@ def test_the_report_counts_offline_faulted_and_charger_wide_unavailability_per_c
     report = uptime_report(sites=[station.site], since=h(0), until=h(10))
     one, two = report.connectors
     # one: faulted 3..5, offline 4..6, charger unavailable 8..9 → down 3..6 and 8..9 = 4 h of 10
-    assert (one.down, one.offline, one.faulted) == (timedelta(hours=4), timedelta(hours=2), timedelta(hours=3))
+    assert (one.down, one.offline, one.faulted) == (
+        timedelta(hours=4),
+        timedelta(hours=2),
+        timedelta(hours=3),
+    )
     assert one.availability_percent == 60.0
     # two: offline 4..6 and charger unavailable 8..9 → 3 h down
     assert two.down == timedelta(hours=3) and two.availability_percent == 70.0

@@ -31,9 +31,9 @@ class SiteLive:
     online: int
     offline: int
     connectors: int
-    charging: int  # connectors reporting Charging (2.0.1: Occupied)
-    faulted: int  # connectors reporting Faulted, or every connector of a charger reporting Faulted
-    power_w: int  # drawn now by the site's open sessions
+    charging: int  # connectors of online chargers reporting Charging (2.0.1: Occupied)
+    faulted: int  # connectors of online chargers reporting Faulted, or whose charger reports Faulted
+    power_w: int  # drawn now by the open sessions of online chargers
     sessions_today: int
     energy_today_wh: int  # of the sessions started today, so far
 
@@ -89,13 +89,17 @@ def site_live(site: Site, *, now: datetime | None = None) -> SiteLive:
     now = now or timezone.now()
     stations = list(Station.objects.filter(site=site).values_list("pk", "is_online", "status"))
     faulty_stations = {pk for pk, _, status in stations if status in FAULTED_STATUSES}
+    # An offline charger's last statuses and open sessions are stale: it counts as offline only.
     connectors = list(Connector.objects.filter(station__site=site).values_list("station_id", "status"))
+    online_ids = {pk for pk, is_online, _ in stations if is_online}
     open_sessions = list(
-        ChargingSession.objects.open().filter(station__site=site).values_list("pk", flat=True)
+        ChargingSession.objects.open()
+        .filter(station__site=site, station__is_online=True)
+        .values_list("pk", flat=True)
     )
     midnight = local_day_start(site, now.astimezone(site_zone(site)).date())
     today = list(ChargingSession.objects.filter(station__site=site, started_at__gte=midnight))
-    online = sum(1 for _, is_online, _ in stations if is_online)
+    online = len(online_ids)
     return SiteLive(
         site_id=site.pk,
         name=site.name,
@@ -103,8 +107,12 @@ def site_live(site: Site, *, now: datetime | None = None) -> SiteLive:
         online=online,
         offline=len(stations) - online,
         connectors=len(connectors),
-        charging=sum(1 for _, status in connectors if status in CHARGING_STATUSES),
-        faulted=sum(1 for sid, status in connectors if status in FAULTED_STATUSES or sid in faulty_stations),
+        charging=sum(1 for sid, status in connectors if sid in online_ids and status in CHARGING_STATUSES),
+        faulted=sum(
+            1
+            for sid, status in connectors
+            if sid in online_ids and (status in FAULTED_STATUSES or sid in faulty_stations)
+        ),
         power_w=_power_w(open_sessions),
         sessions_today=len(today),
         energy_today_wh=sum(s.live_energy_wh or 0 for s in today),

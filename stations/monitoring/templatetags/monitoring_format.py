@@ -9,4 +9,6 @@ register = template.Library()
 
 @register.filter
 def hours(delta: timedelta) -> str:
-    return f"{delta.total_seconds() / 3600:.2f}"
+    """A duration as hours:minutes:seconds, so that a few seconds of downtime still show."""
+    seconds = round(delta.total_seconds())
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
