@@ -11,13 +11,12 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from channels.db import database_sync_to_async
 
 from energy.models import Allocation, AllocationChange, AllocationStatus, ChargerWiring, SiteGrid
 from stations.models import MeterSample
-from stations.simulator.charger import ChargerOptions, SimulatedCharger
-from stations.simulator.drivers import TagPool
-from tests.factories import STATION_PASSWORD, IdTokenFactory, SiteFactory, StationFactory
+from stations.simulator.charger import SimulatedCharger
+from tests.factories import IdTokenFactory, SiteFactory, StationFactory
+from tests.simulator_live import in_db, simulated_charger
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
@@ -37,13 +36,9 @@ def site_of_four():
     return site, stations
 
 
-def in_thread(run: Callable[[], Any]) -> Any:
-    return database_sync_to_async(run, thread_sensitive=False)()
-
-
 async def until(check: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
-    while not await in_thread(check):
+    while not await in_db(check):
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         await asyncio.sleep(0.1)
 
@@ -70,19 +65,13 @@ def test_simulated_chargers_at_a_32_a_site_never_draw_more_than_32_a(gateway):
 
     async def scenario() -> dict[str, Any]:
         chargers = [
-            SimulatedCharger(
+            simulated_charger(
                 station.identity,
-                ChargerOptions(
-                    url=gateway.url,
-                    password=STATION_PASSWORD,
-                    connectors=1,
-                    meter_interval_s=1,
-                    session_every_s=0.4,
-                    session_length_s=10_000.0,
-                    strict=True,
-                    ocpp=version,
-                ),
-                tags=TagPool([]),
+                gateway.url,
+                version,
+                connectors=1,
+                session_every_s=0.4,
+                session_length_s=10_000.0,
             )
             for station, version in zip(stations, VERSIONS, strict=True)
         ]

@@ -160,10 +160,10 @@ def test_with_redis_the_burst_keys_are_shared_by_every_process(settings):
     """With REDIS_URL the settings put Django's cache, which holds the debounce keys, in Redis: a key
     another process (a worker, another gateway) took holds here, until its TTL frees it."""
     from tests.conftest import ROOT, child_env, redis_test_url
+    from tests.simulator_live import point_at_redis
 
     url = redis_test_url()
-    settings.REDIS_URL = url
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}}
+    point_at_redis(settings, url)
     site_id = 10**9 + time.monotonic_ns() % 10**9  # no site's: nothing may run for it
     assert cache.add(REBALANCE.lock_key(site_id), 1, timeout=5)
     other_process = (

@@ -5,25 +5,23 @@ cheap hour, pauses now (0 A), and the charger's own composite schedule shows 15.
 from __future__ import annotations
 
 import asyncio
+import functools
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from channels.db import database_sync_to_async
 from django.utils import timezone
 
 from billing.models import Tariff, TariffAssignment, TariffBand
 from energy.models import ChargerWiring, ChargingNeed, FleetPlanStatus, FleetVehicle, SiteGrid
 from energy.services.fleet_replan import site_fleet_replan_async
 from stations.models import MeterSample
-from stations.simulator.charger import ChargerOptions, SimulatedCharger
-from stations.simulator.drivers import TagPool
 from tests.energy.test_fleet_sending import off_peak_hour
-from tests.factories import STATION_PASSWORD, IdTokenFactory, OrganizationFactory, SiteFactory, StationFactory
+from tests.factories import IdTokenFactory, OrganizationFactory, SiteFactory, StationFactory
+from tests.simulator_live import charger_online, in_db, station_send, use_redis
 from tests.stations.test_simulator import eventually
 from tests.stations.test_simulator_profiles_answers import composite_periods
-from tests.stations.test_simulator_profiles_live import use_redis
 
 pytestmark = [pytest.mark.live, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
@@ -63,29 +61,9 @@ def test_a_van_plugged_in_at_peak_waits_for_the_cheap_hour_its_charger_was_given
     site_id = depot(identity, cheap_from)
 
     async def scenario() -> dict[str, Any]:
-        from stations.ocpp.commands import station_call_async
-
-        charger = SimulatedCharger(
-            identity,
-            ChargerOptions(
-                url=url,
-                password=STATION_PASSWORD,
-                session_every_s=1000.0,
-                session_length_s=1000.0,
-                meter_interval_s=1,
-                strict=True,
-                ocpp=ocpp,
-            ),
-            tags=TagPool([]),
-        )
-        task = asyncio.create_task(charger.run())
         seen: dict[str, Any] = {}
-
-        async def send(action: str, payload: dict[str, Any]) -> dict[str, Any]:
-            return await station_call_async(identity=identity, action=action, payload=payload, timeout=10)
-
-        try:
-            await asyncio.wait_for(charger.online.wait(), 10)
+        send = functools.partial(station_send, identity)
+        async with charger_online(identity, url, ocpp) as charger:
             if ocpp == "1.6":
                 await send("RemoteStartTransaction", {"connectorId": 1, "idTag": "FLEET-VAN"})
             else:
@@ -95,15 +73,11 @@ def test_a_van_plugged_in_at_peak_waits_for_the_cheap_hour_its_charger_was_given
             await eventually(lambda: connector.status == "Charging", timeout_s=8)
             seen["charging_w"] = connector.meter.power_w
 
-            async def session_stored() -> bool:
-                return await database_sync_to_async(
-                    lambda: MeterSample.objects.filter(
-                        station__identity=identity, session__isnull=False
-                    ).exists()
-                )()
+            def session_stored() -> bool:
+                return MeterSample.objects.filter(station__identity=identity, session__isnull=False).exists()
 
             for _ in range(100):
-                if await session_stored():
+                if await in_db(session_stored):
                     break
                 await asyncio.sleep(0.05)
             seen["record"] = await site_fleet_replan_async(site_id=site_id)
@@ -114,9 +88,6 @@ def test_a_van_plugged_in_at_peak_waits_for_the_cheap_hour_its_charger_was_given
             ask = {key: 1, "duration": 4 * 3600, "chargingRateUnit": "A"}
             seen["composite"] = await send("GetCompositeSchedule", ask)
             seen["installed"] = [(p.id, p.stack_level, p.kind) for p in charger.profiles.profiles]
-        finally:
-            charger.halt()
-            await task
         seen["protocol_errors"] = charger.stats.protocol_errors
         return seen
 

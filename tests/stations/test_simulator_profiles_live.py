@@ -6,6 +6,7 @@ schedule answers the profile."""
 from __future__ import annotations
 
 import asyncio
+import functools
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -14,9 +15,8 @@ import pytest
 from django.utils import timezone
 
 from stations.models import ChargingSession, Frame, MeterSample, StatusChange
-from stations.simulator.charger import ChargerOptions, SimulatedCharger
-from stations.simulator.drivers import TagPool
-from tests.factories import STATION_PASSWORD, IdTokenFactory, StationFactory
+from tests.factories import IdTokenFactory, StationFactory
+from tests.simulator_live import charger_online, in_db, station_send, use_redis
 from tests.stations.test_simulator import eventually
 from tests.stations.test_simulator_profiles_answers import (
     composite,
@@ -61,25 +61,6 @@ def powers_after(identity: str, since: datetime, evse_id: int | None = None) -> 
     return list(samples.values_list("value", flat=True))
 
 
-def use_redis(gateways: Any, settings: Any) -> str:
-    from tests.conftest import redis_test_url
-
-    url = redis_test_url()
-    settings.REDIS_URL = url
-    settings.CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [url]}}
-    }
-    # The debounce keys in the gateway's Redis, as the settings make them with REDIS_URL.
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}}
-    return gateways("simulator-redis", REDIS_URL=url).url
-
-
-async def in_db(query: Any) -> Any:
-    from channels.db import database_sync_to_async
-
-    return await database_sync_to_async(query, thread_sensitive=False)()
-
-
 async def wait_for_powers(identity: str, since: datetime, count: int = 2) -> list[Decimal]:
     """The first `count` Power.Active.Import values the CSMS stores from samples taken after `since`."""
     for _ in range(150):
@@ -98,29 +79,9 @@ def test_the_csms_limits_suspends_and_resumes_a_simulated_charger(ocpp, gateways
     IdTokenFactory(id_tag="REMOTE-TAG")
 
     async def scenario() -> dict[str, Any]:
-        from stations.ocpp.commands import station_call_async
-
-        charger = SimulatedCharger(
-            identity,
-            ChargerOptions(
-                url=url,
-                password=STATION_PASSWORD,
-                session_every_s=1000.0,
-                session_length_s=1000.0,
-                meter_interval_s=1,
-                strict=True,
-                ocpp=ocpp,
-            ),
-            tags=TagPool([]),
-        )
-        task = asyncio.create_task(charger.run())
         seen: dict[str, Any] = {}
-
-        async def send(action: str, payload: dict[str, Any]) -> dict[str, Any]:
-            return await station_call_async(identity=identity, action=action, payload=payload, timeout=10)
-
-        try:
-            await asyncio.wait_for(charger.online.wait(), 10)
+        send = functools.partial(station_send, identity)
+        async with charger_online(identity, url, ocpp) as charger:
             if ocpp == "1.6":
                 start = {"connectorId": 1, "idTag": "REMOTE-TAG"}
                 await send("RemoteStartTransaction", start)
@@ -150,9 +111,6 @@ def test_the_csms_limits_suspends_and_resumes_a_simulated_charger(ocpp, gateways
             stop = "RemoteStopTransaction" if ocpp == "1.6" else "RequestStopTransaction"
             await send(stop, {"transactionId": transaction_id})
             await eventually(lambda: connector.status == "Available", timeout_s=8)
-        finally:
-            charger.halt()
-            await task
         seen["protocol_errors"] = charger.stats.protocol_errors
         return seen
 
@@ -190,28 +148,8 @@ def test_a_charger_maximum_keeps_both_connectors_together_under_it(ocpp, gateway
     limit_w = 9_000.0
 
     async def scenario() -> tuple[dict[str, Any], dict[str, Any], list[list[Decimal]], list[str]]:
-        from stations.ocpp.commands import station_call_async
-
-        charger = SimulatedCharger(
-            identity,
-            ChargerOptions(
-                url=url,
-                password=STATION_PASSWORD,
-                session_every_s=1000.0,
-                session_length_s=1000.0,
-                meter_interval_s=1,
-                strict=True,
-                ocpp=ocpp,
-            ),
-            tags=TagPool([]),
-        )
-        task = asyncio.create_task(charger.run())
-
-        async def send(action: str, payload: dict[str, Any]) -> dict[str, Any]:
-            return await station_call_async(identity=identity, action=action, payload=payload, timeout=10)
-
-        try:
-            await asyncio.wait_for(charger.online.wait(), 10)
+        send = functools.partial(station_send, identity)
+        async with charger_online(identity, url, ocpp) as charger:
             answer = await send(*set_profile(ocpp, 0, station_max_w(ocpp, limit_w)))
             for n, tag in ((1, "TAG-A"), (2, "TAG-B")):
                 if ocpp == "1.6":
@@ -235,9 +173,6 @@ def test_a_charger_maximum_keeps_both_connectors_together_under_it(ocpp, gateway
             await eventually(
                 lambda: all(c.status == "Available" for c in charger.connectors.values()), timeout_s=8
             )
-        finally:
-            charger.halt()
-            await task
         return answer, schedule, per_evse, charger.stats.protocol_errors
 
     answer, schedule, per_evse, protocol_errors = asyncio.run(scenario())
@@ -262,30 +197,12 @@ def test_the_profiles_the_csms_builds_are_obeyed_reported_and_cleared(ocpp, gate
     IdTokenFactory(id_tag="REMOTE-TAG")
 
     async def scenario() -> dict[str, Any]:
-        from stations.ocpp.commands import station_call_async
-
-        charger = SimulatedCharger(
-            identity,
-            ChargerOptions(
-                url=url,
-                password=STATION_PASSWORD,
-                session_every_s=1000.0,
-                session_length_s=1000.0,
-                meter_interval_s=1,
-                strict=True,
-                ocpp=ocpp,
-            ),
-            tags=TagPool([]),
-        )
-        task = asyncio.create_task(charger.run())
         seen: dict[str, Any] = {}
 
         async def send(call: tuple[str, dict[str, Any]]) -> dict[str, Any]:
-            action, payload = call
-            return await station_call_async(identity=identity, action=action, payload=payload, timeout=10)
+            return await station_send(identity, *call)
 
-        try:
-            await asyncio.wait_for(charger.online.wait(), 10)
+        async with charger_online(identity, url, ocpp) as charger:
             connector = charger.connectors[1]
             connector.claim("REMOTE-TAG")
             connector.wake()
@@ -309,9 +226,6 @@ def test_the_profiles_the_csms_builds_are_obeyed_reported_and_cleared(ocpp, gate
             seen["free"] = await wait_for_powers(identity, since)
             connector.request_stop("Local")
             await eventually(lambda: connector.status == "Available", timeout_s=8)
-        finally:
-            charger.halt()
-            await task
         seen["protocol_errors"] = charger.stats.protocol_errors
         return seen
 
