@@ -9,6 +9,7 @@ from typing import Any
 from django.dispatch import receiver
 from django.utils import timezone
 
+from stations.models import Station
 from stations.monitoring.services import history, push
 from stations.signals import (
     connector_status_changed,
@@ -29,6 +30,10 @@ def connection_record_open(sender: Any, *, station_id: int, at: datetime, **kwar
 @receiver(station_disconnected)
 def connection_record_close(sender: Any, *, station_id: int, **kwargs: Any) -> None:
     at = kwargs.get("at") or timezone.now()
+    if kwargs.get("reason") == "heartbeat overdue":
+        # Silent since its last message: down from then, not from when the job noticed.
+        last_seen_at = Station.objects.filter(pk=station_id).values_list("last_seen_at", flat=True).first()
+        at = min(at, last_seen_at or at)
     history.connection_closed(station_id=station_id, at=at, reason=kwargs.get("reason", "socket closed"))
     push.station_changed(station_id)
 

@@ -16,6 +16,7 @@ from django.utils import timezone
 from stations.domain import ConnectorStatus
 from stations.models import ChargingSession, Connector, MeterSample, Station, StatusChange
 from stations.monitoring.models import ConnectionPeriod
+from stations.monitoring.services.history import connection_periods_reconcile
 from stations.services.registry import station_mark_offline_overdue
 from tests.factories import MembershipFactory, SiteFactory, StationFactory
 
@@ -140,5 +141,28 @@ def test_the_beat_job_waits_for_the_interval_plus_grace_then_closes_the_connecti
         assert station_mark_offline_overdue(now=now) == 1
     assert list(Station.objects.filter(is_online=True)) == [quiet]
     closed = ConnectionPeriod.objects.get(station=gone)
-    assert (closed.disconnected_at, closed.reason) == (now, "heartbeat overdue")
+    # Down from its last message, not from when the job noticed the silence.
+    assert (closed.disconnected_at, closed.reason) == (gone.last_seen_at, "heartbeat overdue")
     assert ConnectionPeriod.objects.get(station=quiet).disconnected_at is None
+
+
+def test_reconciling_opens_a_period_for_a_charger_that_spoke_again_and_closes_one_a_dead_gateway_left():
+    now = timezone.now()
+    resumed = StationFactory(is_online=True, last_seen_at=now - timedelta(seconds=30))
+    ConnectionPeriod.objects.create(
+        station=resumed, connected_at=now - timedelta(hours=2), disconnected_at=now - timedelta(hours=1)
+    )
+    orphaned = StationFactory(is_online=False, last_seen_at=now - timedelta(minutes=20))
+    ConnectionPeriod.objects.create(station=orphaned, connected_at=now - timedelta(hours=3))
+    steady = StationFactory(is_online=True, last_seen_at=now)
+    ConnectionPeriod.objects.create(station=steady, connected_at=now - timedelta(hours=3))
+
+    assert connection_periods_reconcile(now=now) == (1, 1)
+    assert (
+        ConnectionPeriod.objects.get(station=resumed, disconnected_at=None).connected_at
+        == resumed.last_seen_at
+    )
+    ended = ConnectionPeriod.objects.get(station=orphaned)
+    assert ended.disconnected_at == orphaned.last_seen_at and ended.reason == "offline, no close seen"
+    assert ConnectionPeriod.objects.filter(station=steady, disconnected_at=None).count() == 1
+    assert connection_periods_reconcile(now=now) == (0, 0)  # nothing more to do
