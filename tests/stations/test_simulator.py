@@ -273,8 +273,12 @@ async def test_the_other_commands_get_minimal_valid_answers():
         firmware = {"location": "ftp://example.invalid/fw.bin", "retrieveDate": "2020-01-01T00:00:00Z"}
         assert result(await csms.call("UpdateFirmware", firmware)) == {}
         # Only HTTP transfers are simulated: FTP locations fail (tests/diagnostics, tests/firmware: HTTP).
-        await eventually(lambda: csms.sent("DiagnosticsStatusNotification", status="UploadFailed"), timeout_s=4)
-        await eventually(lambda: csms.sent("FirmwareStatusNotification", status="DownloadFailed"), timeout_s=4)
+        await eventually(
+            lambda: csms.sent("DiagnosticsStatusNotification", status="UploadFailed"), timeout_s=4
+        )
+        await eventually(
+            lambda: csms.sent("FirmwareStatusNotification", status="DownloadFailed"), timeout_s=4
+        )
         assert result(await csms.call("ChangeAvailability", {"connectorId": 2, "type": "Inoperative"})) == {
             "status": "Accepted"
         }
