@@ -33,3 +33,13 @@ def alert_notify(*, alert_id: int, event: str) -> int:
     if failures:
         raise ChannelUnavailable("; ".join(failures))
     return sent
+
+
+def notifications_unsent() -> list[tuple[int, str]]:
+    """The (alert, event) pairs with a notice that failed and was given up on, to try again."""
+    return list(
+        AlertNotification.objects.filter(sent_at__isnull=True, attempts__gt=0)
+        .values_list("alert_id", "event")
+        .distinct()
+        .order_by("alert_id", "event")
+    )

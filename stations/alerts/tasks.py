@@ -71,3 +71,14 @@ def reconnects_settled_scan_task() -> int:
 
     attempts_prune()
     return reconnects_settled_scan()
+
+
+@shared_task(acks_late=True)
+def notifications_retry_task() -> int:
+    """Try again the notices whose retries ran out (every 30 minutes); each is sent once at most."""
+    from stations.alerts.notify import notifications_unsent
+
+    pending = notifications_unsent()
+    for alert_id, event in pending:
+        alert_notify_task.delay(alert_id=alert_id, event=event)
+    return len(pending)

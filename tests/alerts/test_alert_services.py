@@ -10,7 +10,7 @@ from accounts.domain import Role
 from accounts.models import Membership, Organization, User
 from stations.alerts.models import Alert, AlertNotification
 from stations.alerts.services import alert_clear, alert_raise
-from stations.alerts.tasks import NOTIFY_MAX_RETRIES, alert_notify_task
+from stations.alerts.tasks import NOTIFY_MAX_RETRIES, alert_notify_task, notifications_retry_task
 from tests.factories import StationFactory
 
 pytestmark = pytest.mark.django_db
@@ -118,7 +118,8 @@ def test_a_failed_mail_is_retried_and_a_later_run_sends_only_what_failed(station
     assert all(n.sent_at is None and n.attempts == 1 + NOTIFY_MAX_RETRIES and n.error for n in failed)
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    alert_notify_task.delay(alert_id=alert.pk, event="opened")
+    assert notifications_retry_task.delay().get() == 1  # the job finds the notice given up on
+    assert notifications_retry_task.delay().get() == 0
     alert_notify_task.delay(alert_id=alert.pk, event="opened")
     assert len(mail.outbox) == 2
     assert all(n.sent_at is not None and n.error == "" for n in failed.all())

@@ -155,4 +155,5 @@ def test_the_alert_jobs_are_registered_with_beat():
         "stations.alerts.tasks.offline_scan_task",
         "stations.alerts.tasks.stuck_sessions_scan_task",
         "stations.alerts.tasks.reconnects_settled_scan_task",
+        "stations.alerts.tasks.notifications_retry_task",
     }
