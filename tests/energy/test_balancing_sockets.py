@@ -7,6 +7,7 @@ import asyncio
 import itertools
 import json
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -97,28 +98,25 @@ class Charger:
         await self.socket.send_to(text_data=json.dumps([2, unique_id, action, payload]))
         return await asyncio.wait_for(self.replies[unique_id], 10)
 
-    def session_limits(self) -> list[tuple[int, float]]:
-        """(order, limit) of every TxProfile received."""
-        found = []
+    def received(self, purpose: str) -> Iterator[tuple[int, dict[str, Any], float]]:
+        """(order, payload, limit of the first period) of every SetChargingProfile of the purpose received."""
         for order, action, payload in self.calls:
             profile = payload.get("csChargingProfiles") or payload.get("chargingProfile") or {}
-            if action == "SetChargingProfile" and profile.get("chargingProfilePurpose") == "TxProfile":
+            if action == "SetChargingProfile" and profile.get("chargingProfilePurpose") == purpose:
                 schedule = profile["chargingSchedule"]
                 schedule = schedule[0] if isinstance(schedule, list) else schedule
-                found.append((order, schedule["chargingSchedulePeriod"][0]["limit"]))
-        return found
+                yield order, payload, schedule["chargingSchedulePeriod"][0]["limit"]
+
+    def session_limits(self) -> list[tuple[int, float]]:
+        """(order, limit) of every TxProfile received."""
+        return [(order, limit) for order, _, limit in self.received("TxProfile")]
 
     def defaults(self) -> list[tuple[int, float]]:
         """(connector or EVSE, limit) of every TxDefaultProfile received."""
-        found = []
-        for _, action, payload in self.calls:
-            profile = payload.get("csChargingProfiles") or payload.get("chargingProfile") or {}
-            if action == "SetChargingProfile" and profile.get("chargingProfilePurpose") == "TxDefaultProfile":
-                schedule = profile["chargingSchedule"]
-                schedule = schedule[0] if isinstance(schedule, list) else schedule
-                evse = payload.get("connectorId", payload.get("evseId"))
-                found.append((evse, schedule["chargingSchedulePeriod"][0]["limit"]))
-        return found
+        return [
+            (payload.get("connectorId", payload.get("evseId")), limit)
+            for _, payload, limit in self.received("TxDefaultProfile")
+        ]
 
     async def close(self) -> None:
         self.reader.cancel()
