@@ -55,12 +55,16 @@ def diagnostics_run(station: Station, data: dict[str, Any], requested_by: str) -
         )
     except StationError as error:
         return Outcome(station.identity, "", "error", f"{station.identity}: {error}")
-    text = f"{request.get_kind_display()} of {station.identity}: {request.get_status_display().lower()}"
+    if request.status == DiagnosticsStatus.REJECTED:
+        level, outcome = "warning", "rejected by the charger"
+    elif request.status == DiagnosticsStatus.FAILED:
+        level, outcome = "error", "failed"
+    else:
+        level, outcome = "success", "accepted by the charger"
+        if request.status != DiagnosticsStatus.ACCEPTED:  # the upload may be under way, or done, already
+            outcome += f", now {request.get_status_display().lower()}"
+    text = f"{request.get_kind_display()} of {station.identity}: {outcome}"
     text += f" ({request.status_info})." if request.status_info else "."
-    level = {
-        DiagnosticsStatus.REJECTED: "warning",
-        DiagnosticsStatus.FAILED: "error",
-    }.get(DiagnosticsStatus(request.status), "success")
     return Outcome(station.identity, "", level, text)
 
 

@@ -95,6 +95,7 @@ def diagnostics_request(
         _answer_record(request, DiagnosticsStatus.FAILED, info=str(error))
         if not isinstance(error, StationOffline):
             log.warning("%s to %s failed: %s", action, station.identity, error)
+        request.refresh_from_db()
         return request
     outcome = logs.log_request_answer(protocol, answer)
     status = DiagnosticsStatus.ACCEPTED if outcome.accepted else DiagnosticsStatus.REJECTED

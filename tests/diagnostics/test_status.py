@@ -71,3 +71,19 @@ def test_a_late_uploading_does_not_undo_uploaded(pending):
     adapter(Ocpp16, station).dispatch("DiagnosticsStatusNotification", {"status": "Uploading"})
     request.refresh_from_db()
     assert request.status == DiagnosticsStatus.UPLOADED
+
+
+@pytest.mark.django_db(transaction=True)  # the call runs its queries in another thread
+def test_the_command_line_records_a_request_to_an_offline_charger_as_failed():
+    from django.core.management import CommandError, call_command
+
+    from stations.diagnostics.models import DiagnosticsRequest
+
+    station = StationFactory(protocol="ocpp1.6", is_online=False)
+    with pytest.raises(CommandError, match="offline"):
+        call_command("diagnostics", "request", station.identity, "--since", "2026-01-01T00:00Z")
+    request = DiagnosticsRequest.objects.get(station=station)
+    assert request.status == DiagnosticsStatus.FAILED and request.requested_by == "cli"
+    assert request.since.year == 2026 and not Alert.objects.exists()  # the caller sees it: no alert
+    with pytest.raises(CommandError, match="no security log"):
+        call_command("diagnostics", "request", station.identity, "--kind", "security")
