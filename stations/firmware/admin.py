@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
@@ -64,6 +65,13 @@ class FirmwareFileAdmin(TenantAdmin):
     @admin.display(description="Signed", boolean=True)
     def signed(self, firmware: FirmwareFile) -> bool:
         return bool(firmware.signature)
+
+    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "file":  # the default widget links to the file's URL, which it has not
+            kwargs["widget"] = forms.FileInput
+        if db_field.name == "url":
+            kwargs["assume_scheme"] = "https"
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def save_model(self, request: HttpRequest, obj: FirmwareFile, form: Any, change: bool) -> None:
         if "file" in form.changed_data or "url" in form.changed_data:

@@ -25,6 +25,9 @@ class FirmwareStorage(FileSystemStorage):
     def location(self) -> str:
         return os.path.abspath(self.base_location)
 
+    def url(self, name: str | None) -> str:
+        raise ValueError("Firmware images have no public URL: chargers download them with their token.")
+
 
 def firmware_storage() -> Storage:
     return FirmwareStorage()
