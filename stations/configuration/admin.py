@@ -179,7 +179,15 @@ class HealthCheckRunAdmin(ReadOnlyMixin, TenantAdmin):
         ("checked", "problems", "errors"),
         "findings_table",
     ]
-    readonly_fields = fields
+    readonly_fields = [
+        "check_name",
+        "started_at",
+        "finished_at",
+        "checked",
+        "problems",
+        "errors",
+        "findings_table",
+    ]
 
     @admin.display(description="findings")
     def findings_table(self, run: HealthCheckRun) -> str:

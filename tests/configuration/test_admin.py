@@ -75,3 +75,30 @@ def test_staff_see_only_their_organization_s_profiles(client, profile):
     assert "Theirs" in page and "AC fleet" not in page
     url = reverse("admin:configuration_profile_comparison", args=[profile.pk])
     assert client.get(url).status_code == 404
+
+
+def test_a_snapshot_and_a_health_check_run_show_what_they_hold(admin_client):
+    from stations.configuration.models import HealthCheck, HealthCheckRun
+
+    snapshot = ConfigurationSnapshot.objects.create(
+        station=StationFactory(identity="CP-SNAP"),
+        taken_at=timezone.now(),
+        values={"NumberOfConnectors": "2", "HeartbeatInterval": "300"},
+        read_only=["NumberOfConnectors"],
+    )
+    page = admin_client.get(
+        reverse("admin:configuration_configurationsnapshot_change", args=[snapshot.pk])
+    ).content.decode()
+    assert "NumberOfConnectors" in page and "read-only" in page and "HeartbeatInterval" in page
+    run = HealthCheckRun.objects.create(
+        check_name=HealthCheck.FIRMWARE,
+        started_at=timezone.now(),
+        checked=1,
+        problems=1,
+        findings=[{"station": "CP-OLD", "result": "behind", "version": "1.9", "minimum": "1.10"}],
+    )
+    page = admin_client.get(
+        reverse("admin:configuration_healthcheckrun_change", args=[run.pk])
+    ).content.decode()
+    assert "CP-OLD" in page and "behind" in page and "minimum=1.10" in page
+    assert admin_client.get(reverse("admin:configuration_healthcheckrun_changelist")).status_code == 200

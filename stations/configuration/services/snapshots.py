@@ -20,11 +20,13 @@ from django.utils import timezone
 
 from stations.configuration.models import ConfigurationSnapshot
 from stations.configuration.services.keys import variable_key
-from stations.exceptions import StationError
+from stations.exceptions import StationError, StationOffline
 from stations.models import DeviceVariable, Direction, Frame, Station
 from stations.ocpp.commands import station_call_async
 
 REPORT_POLL_S = 0.2
+# Chargers read at once: a 2.0.1 read polls the journal until its report is in.
+READ_CONCURRENCY = 50
 # The journal's clock and ours are the same server's; a little slack for the frame written before the
 # CALLRESULT came back to us.
 REPORT_SLACK = timedelta(seconds=2)
@@ -118,8 +120,6 @@ async def _read_201(station: Station, timeout: float, requested_by: str) -> tupl
 
 async def snapshot_take_async(*, station: Station, timeout: float, requested_by: str) -> SnapshotOutcome:
     """Read the charger's configuration in its version's words and store it as a snapshot."""
-    from stations.exceptions import StationOffline
-
     read = _read_16 if station.protocol == "ocpp1.6" else _read_201
     try:
         values, read_only = await read(station, timeout, requested_by)
@@ -137,14 +137,13 @@ def snapshots_take(
     """Read every charger's configuration at once; one outcome per charger, in order."""
 
     async def take_all() -> list[SnapshotOutcome]:
-        return list(
-            await asyncio.gather(
-                *(
-                    snapshot_take_async(station=s, timeout=timeout, requested_by=requested_by)
-                    for s in stations
-                )
-            )
-        )
+        slots = asyncio.Semaphore(READ_CONCURRENCY)
+
+        async def take(station: Station) -> SnapshotOutcome:
+            async with slots:
+                return await snapshot_take_async(station=station, timeout=timeout, requested_by=requested_by)
+
+        return list(await asyncio.gather(*(take(s) for s in stations)))
 
     return async_to_sync(take_all)() if stations else []
 
