@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import IntegrityError
+from django.utils import timezone
 
 from csms.cli import render_cell, render_json, render_table
 from stations import selectors
@@ -23,7 +26,7 @@ from stations.exceptions import (
     StationOffline,
 )
 from stations.exports import session_data
-from stations.models import OutgoingCall, Station
+from stations.models import OutgoingCall, Site, Station
 from stations.ocpp.commands import station_call
 from stations.services.registry import station_create
 
@@ -128,6 +131,15 @@ def _positive_seconds(text: str) -> float:
     return seconds
 
 
+def _day(text: str) -> datetime:
+    """Midnight of a YYYY-MM-DD day in the server's time zone."""
+    try:
+        day = datetime.strptime(text, "%Y-%m-%d")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a day such as 2026-11-01") from None
+    return timezone.make_aware(day)
+
+
 class Command(BaseCommand):
     help = (
         "Manage chargers: add one, list them, show one, or send it an OCPP command. "
@@ -135,7 +147,9 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        commands = parser.add_subparsers(dest="subcommand", required=True, metavar="{add,list,show,send}")
+        commands = parser.add_subparsers(
+            dest="subcommand", required=True, metavar="{add,list,show,send,uptime}"
+        )
 
         add = commands.add_parser("add", help="Register a charger and print the password it must use.")
         add.add_argument("identity", help="The charger's identity, the last segment of its URL.")
@@ -160,12 +174,22 @@ class Command(BaseCommand):
         send.add_argument("--payload", default="{}", help="The request payload, a JSON object (default: {}).")
         send.add_argument("--timeout", type=_positive_seconds, help="Seconds to wait for the answer.")
 
+        uptime = commands.add_parser(
+            "uptime", help="Print the availability of each connector and site over the days given, as CSV."
+        )
+        uptime.add_argument(
+            "--since", type=_day, required=True, help="First day, YYYY-MM-DD (server time zone)."
+        )
+        uptime.add_argument("--until", type=_day, required=True, help="Last day, included, YYYY-MM-DD.")
+        uptime.add_argument("--site", help="Only this site (its name).")
+
     def handle(self, *args: Any, **options: Any) -> None:
         handlers = {
             "add": self.add_charger,
             "list": self.list_chargers,
             "show": self.show_charger,
             "send": self.send_command,
+            "uptime": self.print_uptime,
         }
         handlers[options["subcommand"]](options)
 
@@ -275,6 +299,22 @@ class Command(BaseCommand):
         except StationError as error:
             raise CommandError(str(error), returncode=SEND_EXIT_CODES.get(type(error), 1)) from None
         self.stdout.write(json.dumps(response, ensure_ascii=False))
+
+    def print_uptime(self, options: dict[str, Any]) -> None:
+        """The uptime report of stations.monitoring (its rule is in services/uptime.py)."""
+        from stations.monitoring.services.uptime import uptime_csv_rows, uptime_report
+
+        since, until = options["since"], options["until"] + timedelta(days=1)
+        if since >= until:
+            raise CommandError("--since must not be after --until.")
+        sites = Site.objects.order_by("name")
+        if options["site"] is not None:
+            sites = sites.filter(name=options["site"])
+            if not sites.exists():
+                raise CommandError(f"No site {options['site']!r}.")
+        csv.writer(self.stdout, lineterminator="\n").writerows(
+            uptime_csv_rows(uptime_report(sites=sites, since=since, until=until))
+        )
 
     def _station(self, identity: str) -> Station:
         try:
