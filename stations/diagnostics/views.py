@@ -12,6 +12,7 @@ from typing import IO
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
 
 from stations.diagnostics.exceptions import UploadRefused
@@ -55,7 +56,10 @@ def upload(request: HttpRequest, token: str, filename: str = "") -> HttpResponse
         if declared > limit + CHUNK_BYTES:  # multipart framing adds a little to the file itself
             raise UploadRefused(413, f"The file is larger than {limit} bytes.")
         if request.content_type == "multipart/form-data":
-            files = list(request.FILES.values())
+            try:
+                files = list(request.FILES.values())
+            except MultiPartParserError as error:
+                raise UploadRefused(400, f"The multipart body cannot be read: {error}") from None
             if not files:
                 raise UploadRefused(400, "The multipart body holds no file.")
             body, name = files[0], filename or files[0].name or ""

@@ -132,3 +132,14 @@ def test_a_path_in_the_file_name_does_not_escape_the_directory(client, pending, 
     request.refresh_from_db()
     assert request.file.path.startswith(str(diagnostics_dir))
     assert "/" not in request.file_name
+
+
+@pytest.mark.django_db
+def test_a_broken_multipart_body_gets_400_and_the_request_stays_open(client, pending):
+    request = pending(TOKEN)
+    response = client.generic(
+        "POST", url(), b"--x\r\nnot a part", content_type="multipart/form-data; boundary=x"
+    )
+    assert response.status_code == 400
+    request.refresh_from_db()
+    assert not request.has_file
