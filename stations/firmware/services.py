@@ -211,7 +211,19 @@ def _claim_next(campaign_id: int, skipped: set[int], now: datetime) -> tuple[Fir
         update.download_token_hash = token_hash(token)
         update.started_at = update.last_progress_at = now
         update.finished_at, update.charger_status, update.downloaded_at = None, "", None
-        update.save()
+        update.save(
+            update_fields=[
+                "status",
+                "attempts",
+                "request_id",
+                "download_token_hash",
+                "started_at",
+                "last_progress_at",
+                "finished_at",
+                "charger_status",
+                "downloaded_at",
+            ]
+        )
         update.campaign = campaign
         return update, token
     return None
