@@ -10,7 +10,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from stations.alerts.domain import AlertKind, Attempt, DeviceEvent, SecurityEvent, Severity
-from stations.alerts.models import ConnectionAttempt
+from stations.alerts.models import Alert, ConnectionAttempt
 from stations.alerts.services import alert_clear, alert_raise
 from stations.domain import ConnectorStatus
 from stations.models import Connector, Station
@@ -28,6 +28,19 @@ FAILED_BOOTS = (Attempt.BOOT_PENDING, Attempt.BOOT_REJECTED, Attempt.UNKNOWN_IDE
 
 def fault_key(station_id: int, evse_id: int | None, connector_id: int | None) -> str:
     return f"fault:{station_id}:{evse_id or 0}:{connector_id or 0}"
+
+
+def fault_check_needed(*, station_id: int, connector_pk: int | None, status: str) -> bool:
+    """Whether a status report can open or close a fault alert: a fault, an error code, or an open
+    fault alert of the charger. Most reports are none of these and cost no task."""
+    if status == ConnectorStatus.FAULTED:
+        return True
+    rows = (
+        Connector.objects.filter(pk=connector_pk) if connector_pk else Station.objects.filter(pk=station_id)
+    )
+    if rows.exclude(error_code__in=HEALTHY_ERROR_CODES).exists():
+        return True
+    return Alert.objects.open().filter(kind=AlertKind.FAULT, station_id=station_id).exists()
 
 
 def connector_fault_check(*, station_id: int, connector_pk: int | None) -> None:

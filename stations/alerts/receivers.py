@@ -9,6 +9,7 @@ from django.db import transaction
 from django.dispatch import receiver
 from django.utils import timezone
 
+from stations.alerts.detectors import fault_check_needed
 from stations.alerts.domain import Attempt
 from stations.alerts.tasks import alert_clear_task, attempt_record_task, connector_fault_check_task
 from stations.domain import RegistrationStatus
@@ -41,8 +42,10 @@ def _identity(station_id: int) -> str:
 
 @receiver(connector_status_changed)
 def connector_fault_check_enqueue(
-    sender: Any, *, station_id: int, connector_pk: int | None, **kwargs: Any
+    sender: Any, *, station_id: int, connector_pk: int | None, status: str, **kwargs: Any
 ) -> None:
+    if not fault_check_needed(station_id=station_id, connector_pk=connector_pk, status=status):
+        return
     transaction.on_commit(
         lambda: connector_fault_check_task.delay(station_id=station_id, connector_pk=connector_pk)
     )

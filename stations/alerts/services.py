@@ -54,7 +54,7 @@ def _alert_raise(
     evse_id: int | None,
     severity: str,
 ) -> Alert:
-    now = timezone.now()
+    now, summary = timezone.now(), summary[:300]
     alert = Alert.objects.select_for_update().open().filter(key=key).first()
     if alert is not None:
         reports = [*alert.evidence.get("reports", []), {"at": now.isoformat(), **evidence}]
@@ -70,7 +70,7 @@ def _alert_raise(
         station=station,
         site=site,
         evse_id=evse_id,
-        summary=summary[:300],
+        summary=summary,
         evidence=evidence,
         opened_at=now,
         last_seen_at=now,
