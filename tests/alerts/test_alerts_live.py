@@ -1,6 +1,7 @@
-"""Over a real socket to a live daphne: a 1.6 charger reports its connector Faulted, then Available.
+"""Over a real socket to a live daphne. A 1.6 charger reports its connector Faulted, then Available.
 The alert opens with the charger's evidence, the site manager gets one mail, a repeated fault report
-mails nobody again, and the Available closes the alert (with its closing notice)."""
+mails nobody again, and the Available closes the alert (with its closing notice). A 2.0.1 charger's
+NotifyEvent and SecurityEventNotification open alerts before they are answered."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 from accounts.domain import Role
 from stations.alerts.models import Alert, AlertNotification
 from stations.ocpp.base import format_timestamp
+from tests.alerts.conftest import frame
 from tests.factories import STATION_PASSWORD, MembershipFactory, OrganizationFactory, StationFactory
 from tests.ocpp_fixtures import load_payload
 
@@ -76,3 +78,22 @@ def test_a_faulted_connector_opens_an_alert_mails_the_manager_once_and_available
     alert = Alert.objects.get()
     assert alert.evidence["error_code"] == "GroundFailure" and alert.closed_at is not None
     assert "cleared" in mails()[1].get_payload()
+
+
+def test_a_201_charger_s_notify_event_and_security_event_open_alerts_and_the_cleared_event_closes(gateway):
+    station = StationFactory(site__organization=OrganizationFactory())
+    with gateway.client(station.identity, STATION_PASSWORD, subprotocols=("ocpp2.0.1",)) as charger:
+        assert (
+            charger.result("BootNotification", load_payload("v201", "boot_notification"))["status"]
+            == "Accepted"
+        )
+        charger.result("NotifyEvent", frame("notify_event_alerting"))
+        charger.result(
+            "SecurityEventNotification", frame("security_event_notification", type="InvalidTLSVersion")
+        )
+        kinds = sorted(Alert.objects.open().filter(station=station).values_list("kind", flat=True))
+        assert kinds == ["fault", "security_event"]  # stored before the charger got its answer
+        charger.result("NotifyEvent", frame("notify_event_alerting_cleared"))
+        assert list(Alert.objects.open().filter(station=station).values_list("kind", flat=True)) == [
+            "security_event"
+        ]
