@@ -47,6 +47,7 @@ def scene() -> dict[str, Any]:
         "station": station,
         "mine": session_cookie(mine.user),
         "theirs": session_cookie(theirs.user),
+        "driver": session_cookie(User.objects.create_user("driver")),
     }
 
 
@@ -106,6 +107,5 @@ async def test_without_a_staff_session_or_from_another_origin_the_socket_is_refu
     s = await scene()
     anonymous = dashboard(b"")
     assert (await anonymous.connect())[0] is False
-    driver = await database_sync_to_async(lambda: session_cookie(User.objects.create_user("driver")))()
-    assert (await dashboard(driver).connect())[0] is False
+    assert (await dashboard(s["driver"]).connect())[0] is False
     assert (await dashboard(s["mine"], origin=b"http://evil.example").connect())[0] is False

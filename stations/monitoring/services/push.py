@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +19,8 @@ from django.db import close_old_connections
 
 from stations.models import Site, Station
 from stations.monitoring.services.dashboard import site_live
+
+logger = logging.getLogger(__name__)
 
 THROTTLE_S = 2.0
 
@@ -59,9 +62,14 @@ def station_changed(station_id: int) -> None:
 
 def _station_changed(station_id: int) -> None:
     close_old_connections()
-    site_id = Station.objects.filter(pk=station_id).values_list("site_id", flat=True).first()
-    if site_id is not None:
-        _site_due(site_id)
+    try:
+        site_id = Station.objects.filter(pk=station_id).values_list("site_id", flat=True).first()
+        if site_id is not None:
+            _site_due(site_id)
+    except Exception:  # a dashboard misses one update; the gateway must not notice
+        logger.exception("pushing the figures of charger %s failed", station_id)
+    finally:
+        close_old_connections()  # as after a request: CONN_MAX_AGE decides whether it stays open
 
 
 def _site_due(site_id: int) -> None:
@@ -83,7 +91,12 @@ def _pending_push(site_id: int) -> None:
     with _lock:
         _pending.discard(site_id)
         _last_push[site_id] = time.monotonic()
-    site_push(site_id)
+    try:
+        site_push(site_id)
+    except Exception:
+        logger.exception("pushing the figures of site %s failed", site_id)
+    finally:
+        close_old_connections()
 
 
 def site_push(site_id: int) -> None:
