@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
 from accounts.tenancy import organizations_of
@@ -20,6 +20,7 @@ from stations.services.access import site_zone
 
 CHARGING_STATUSES = frozenset({ConnectorStatus.CHARGING.value, ConnectorStatus.OCCUPIED.value})
 FAULTED_STATUSES = frozenset({ConnectorStatus.FAULTED.value})
+OUTLET = ["", "Outlet"]  # the sample's location: the car's side, not the charger's own supply
 VOLTS_PER_PHASE = Decimal(230)  # to estimate power from currents when a charger reports no power
 
 
@@ -52,33 +53,32 @@ def dashboard_sites(user: AbstractBaseUser | AnonymousUser) -> list[Site]:
 
 
 def _power_w(session_ids: list[int]) -> int:
-    """The latest Power.Active.Import of each open session, else its latest currents times 230 V."""
+    """The latest Power.Active.Import of each open session (one query for all), else its latest
+    currents times 230 V."""
+    latest_power = MeterSample.objects.filter(
+        session_id=OuterRef("pk"), measurand="Power.Active.Import", phase="", location__in=OUTLET
+    ).order_by("-sampled_at")
+    sessions = ChargingSession.objects.filter(pk__in=session_ids).annotate(
+        power=Subquery(latest_power.values("value")[:1]), power_unit=Subquery(latest_power.values("unit")[:1])
+    )
     total = Decimal(0)
-    for session_id in session_ids:
-        samples = MeterSample.objects.filter(session_id=session_id, location__in=["", "Outlet"])
-        power = (
-            samples.filter(measurand="Power.Active.Import", phase="")
-            .order_by("-sampled_at")
-            .values_list("value", "unit", "sampled_at")
-            .first()
-        )
+    for session_id, power, unit in sessions.values_list("pk", "power", "power_unit"):
         if power is not None:
-            total += power[0] * (1000 if power[1] == "kW" else 1)
-            continue
-        latest = (
-            samples.filter(measurand="Current.Import")
-            .exclude(phase="N")
-            .order_by("-sampled_at")
-            .values_list("sampled_at", flat=True)
-            .first()
-        )
-        if latest is not None:
-            currents = samples.filter(measurand="Current.Import", sampled_at=latest).exclude(phase="N")
-            total += (
-                sum((value for value in currents.values_list("value", flat=True)), Decimal(0))
-                * VOLTS_PER_PHASE
-            )
+            total += power * (1000 if unit == "kW" else 1)
+        else:
+            total += _power_from_currents_w(session_id)
     return int(total)
+
+
+def _power_from_currents_w(session_id: int) -> Decimal:
+    currents = MeterSample.objects.filter(
+        session_id=session_id, measurand="Current.Import", location__in=OUTLET
+    ).exclude(phase="N")
+    latest = currents.order_by("-sampled_at").values_list("sampled_at", flat=True).first()
+    if latest is None:
+        return Decimal(0)
+    values = currents.filter(sampled_at=latest).values_list("value", flat=True)
+    return sum(values, Decimal(0)) * VOLTS_PER_PHASE
 
 
 def local_day_start(site: Site, day: date) -> datetime:
