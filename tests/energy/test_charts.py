@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import time as time_module
 from datetime import datetime, time, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -157,7 +157,8 @@ def quiet_demo_site() -> Site:
 
 
 def money(amount: Decimal) -> str:
-    return str(amount.quantize(D("0.01")))
+    """As the page shows it (floatformat:2 rounds half up: 3.725 is 3.73)."""
+    return str(amount.quantize(D("0.01"), ROUND_HALF_UP))
 
 
 def charts_url(site: Site) -> str:
