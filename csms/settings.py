@@ -178,7 +178,8 @@ if REDIS_URL:
         }
     }
     CELERY_BROKER_URL = REDIS_URL
-    # Shared by the gateway, the web processes and the workers: rate limits, mailed-once records.
+    # Shared by the gateway, the web processes and the workers: rate limits, mailed-once records, the
+    # energy app's debounce keys and per-site locks.
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     # One process only: charger commands reach only sockets held by this process, and Celery runs its
@@ -186,6 +187,14 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CELERY_BROKER_URL = "memory://"
     CELERY_TASK_ALWAYS_EAGER = True
+    # In this process. Django's default would cull a third of it past 300 entries, and with it per-site
+    # locks of the energy app's debounce that must hold until released or expired.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
+    }
 
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
