@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -16,8 +17,9 @@ from django.test import Client
 from accounts.models import User
 from csms.asgi import application
 from stations.monitoring.models import ConnectionPeriod
+from stations.ocpp.base import format_timestamp
 from tests.communicators import connected_charger
-from tests.factories import MembershipFactory, SiteFactory, StationFactory
+from tests.factories import IdTokenFactory, MembershipFactory, SiteFactory, StationFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -109,3 +111,43 @@ async def test_without_a_staff_session_or_from_another_origin_the_socket_is_refu
     assert (await anonymous.connect())[0] is False
     assert (await dashboard(s["driver"]).connect())[0] is False
     assert (await dashboard(s["mine"], origin=b"http://evil.example").connect())[0] is False
+
+
+async def drain(socket: WebsocketCommunicator, seconds: float) -> list[dict[str, Any]]:
+    """Every site push that arrives within `seconds` (a timed-out receive would end the consumer)."""
+    pushes: list[dict[str, Any]] = []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while (left := deadline - loop.time()) > 0:
+        if not await socket.receive_nothing(timeout=left, interval=0.02):
+            pushes.append((await socket.receive_json_from())["site"])
+    return pushes
+
+
+async def test_meter_values_are_pushed_at_most_once_per_site_every_two_seconds_and_the_last_one_wins():
+    s = await scene()
+    await database_sync_to_async(IdTokenFactory)(id_tag="CARD-1", organization=s["site"].organization)
+    mine = dashboard(s["mine"])
+    await mine.connect()
+    await mine.receive_json_from(timeout=5)  # the snapshot
+    charger = await connected_charger(s["station"].identity)
+    now = datetime.now(UTC).replace(microsecond=0)
+    start = {"connectorId": 1, "idTag": "CARD-1", "meterStart": 0, "timestamp": format_timestamp(now)}
+    transaction_id = (await call(charger, "StartTransaction", start))[2]["transactionId"]
+    await drain(mine, 2.5)  # the connection's and the start's pushes
+
+    for n in range(1, 11):
+        sample = {"value": str(1000 * n), "measurand": "Power.Active.Import", "unit": "W"}
+        at = format_timestamp(now + timedelta(seconds=n))
+        values = {
+            "connectorId": 1,
+            "transactionId": transaction_id,
+            "meterValue": [{"timestamp": at, "sampledValue": [sample]}],
+        }
+        assert (await call(charger, "MeterValues", values))[0] == 3
+    pushes = await drain(mine, 3.0)
+    assert 1 <= len(pushes) <= 2, pushes  # ten messages, at most a leading and a trailing push
+    assert pushes[-1]["power_w"] == 10_000 and pushes[-1]["sessions_today"] == 1
+    await charger.disconnect()
+    assert [p["online"] for p in await drain(mine, 2.5)][-1:] == [0]  # the disconnection, before the end
+    await mine.disconnect()
