@@ -167,7 +167,7 @@ def firmware_campaign_advance(*, campaign_id: int, now: datetime | None = None) 
     _fail_stalled(campaign_id, now)
     started = 0
     skipped: set[int] = set()  # offline chargers: tried again at the next run
-    while (update := _claim_next(campaign_id, skipped, now)) is not None:
+    while (update := _claim_next(campaign_id, skipped)) is not None:
         started += _send(update)
     _finish_if_done(campaign_id, now)
     return started
@@ -187,7 +187,7 @@ def _fail_stalled(campaign_id: int, now: datetime) -> None:
 
 
 @transaction.atomic
-def _claim_next(campaign_id: int, skipped: set[int], now: datetime) -> tuple[FirmwareUpdate, str] | None:
+def _claim_next(campaign_id: int, skipped: set[int]) -> tuple[FirmwareUpdate, str] | None:
     """Take the next waiting charger that is online, if a slot is free: mark it starting, with a fresh
     download token, before anything is sent, so that no other run starts it again."""
     campaign = FirmwareCampaign.objects.select_for_update().select_related("firmware").get(pk=campaign_id)
@@ -209,7 +209,8 @@ def _claim_next(campaign_id: int, skipped: set[int], now: datetime) -> tuple[Fir
         update.status, update.attempts = UpdateStatus.STARTING, update.attempts + 1
         update.request_id = update.pk * 100 + update.attempts % 100
         update.download_token_hash = token_hash(token)
-        update.started_at = update.last_progress_at = now
+        # The moment of the claim, not the run's `now`: the slot may have been freed since.
+        update.started_at = update.last_progress_at = timezone.now()
         update.finished_at, update.charger_status, update.downloaded_at = None, "", None
         update.save(
             update_fields=[
