@@ -202,7 +202,8 @@ def _claim_next(campaign_id: int, skipped: set[int]) -> tuple[FirmwareUpdate, st
         .order_by("attempts", "pk")
     )
     for update in waiting:
-        if not update.station.is_online:
+        busy = FirmwareUpdate.objects.active().filter(station_id=update.station_id).exists()
+        if not update.station.is_online or busy:  # busy: updating in another campaign
             skipped.add(update.pk)
             continue
         token = secrets.token_urlsafe(32)

@@ -18,6 +18,7 @@ from stations.firmware.services import (
     firmware_campaign_start,
     token_hash,
 )
+from stations.models import OutgoingCall
 from stations.simulator import firmware as simulated_firmware
 from tests.factories import OrganizationFactory, SiteFactory, StationFactory
 from tests.firmware.live import campaign_of, fleet, stored_firmware
@@ -151,3 +152,14 @@ def test_a_campaign_starts_only_with_its_organization_s_chargers_of_the_firmware
         firmware_campaign_start(campaign=campaign_of(firmware, stations))
     with pytest.raises(FirmwareError, match="Choose the chargers"):
         firmware_campaign_start(campaign=campaign_of(firmware, []))
+
+
+def test_a_charger_updating_in_another_campaign_waits_its_turn():
+    update = running_update()
+    update.station.is_online = True
+    update.station.save()
+    other = campaign_of(stored_firmware(update.campaign.organization, "3.1.0"), [update.station])
+    firmware_campaign_start(campaign=other)
+    assert firmware_campaign_advance(campaign_id=other.pk) == 0, "no second UpdateFirmware to a busy charger"
+    assert FirmwareUpdate.objects.get(campaign=other).status == UpdateStatus.PENDING
+    assert not OutgoingCall.objects.filter(station=update.station).exists(), "nothing was even tried"
