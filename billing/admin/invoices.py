@@ -241,9 +241,10 @@ class InvoiceAdmin(ReadOnlyMixin, TenantAdmin):
             "title": f"Mark {invoice.code} as paid",
             "invoice": invoice,
             "form": form,
+            "action": "Mark as paid",
             "submit": "Mark as paid",
         }
-        return TemplateResponse(request, "admin/billing/invoice/mark_paid_form.html", context)
+        return TemplateResponse(request, "admin/billing/invoice/action_form.html", context)
 
     def credit_note_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         invoice = self._get_visible(request, pk)
@@ -270,8 +271,10 @@ class InvoiceAdmin(ReadOnlyMixin, TenantAdmin):
             "title": f"Credit note for {invoice.code}",
             "invoice": invoice,
             "form": form,
+            "action": "Credit note",
+            "submit": "Issue the credit note",
         }
-        return TemplateResponse(request, "admin/billing/invoice/credit_note_form.html", context)
+        return TemplateResponse(request, "admin/billing/invoice/action_form.html", context)
 
     def report_view(self, request: HttpRequest) -> HttpResponse:
         """Revenue and energy per site over a period, on screen or as CSV (?format=csv)."""
