@@ -89,13 +89,18 @@ def _update_many(
     table = quote(model._meta.db_table)
     pk_field = model._meta.pk
     fields = [model._meta.get_field(name) for name in columns]
-    # Parameters in VALUES have no type of their own: cast each to its column's.
-    row = ", ".join(f"CAST(%s AS {f.db_type(connection)})" for f in [pk_field, *fields])
+    # PostgreSQL gives parameters in VALUES no type of their own: cast each to its column's. SQLite's
+    # columns take what they are given (and its CAST to "datetime" would make a date a number).
+    if connection.vendor == "postgresql":
+        row = ", ".join(f"CAST(%s AS {f.db_type(connection)})" for f in [pk_field, *fields])
+    else:
+        row = ", ".join(["%s"] * (len(fields) + 1))
     names = ", ".join(["pk", *(f"v{i}" for i in range(len(fields)))])
+    # A CTE names the VALUES' columns on PostgreSQL and SQLite alike (SQLite has no `AS v(a, b)`).
     sql = (
-        f"UPDATE {table} SET {', '.join(f'{quote(f.column)} = v.v{i}' for i, f in enumerate(fields))}"
-        f" FROM (VALUES {', '.join([f'({row})'] * len(values_by_pk))}) AS v({names})"
-        f" WHERE {table}.{quote(pk_field.column)} = v.pk"
+        f"WITH v({names}) AS (VALUES {', '.join([f'({row})'] * len(values_by_pk))})"
+        f" UPDATE {table} SET {', '.join(f'{quote(f.column)} = v.v{i}' for i, f in enumerate(fields))}"
+        f" FROM v WHERE {table}.{quote(pk_field.column)} = v.pk"
     )
     if where_null is not None:
         sql += f" AND {table}.{quote(model._meta.get_field(where_null).column)} IS NULL"

@@ -11,6 +11,7 @@ import pytest
 from stations.models import ChargingSession, Frame, MeterSample, Station, StatusChange
 from stations.ocpp.group_commit import frames_process
 from stations.ocpp.v16 import Ocpp16
+from stations.services.bulk import row_update_latest, rows_deferred
 from stations.services.sessions import session_start
 from tests.factories import STATION_PASSWORD, StationFactory
 from tests.ocpp_fixtures import load_payload
@@ -141,3 +142,14 @@ def test_many_chargers_sending_at_once_are_all_answered_and_stored_once(gateway)
     assert MeterSample.objects.count() == chargers * rounds * SAMPLES_PER_METER_VALUES
     assert set(ChargingSession.objects.values_list("meter_last_wh", flat=True)) == {1843}
     assert Frame.objects.filter(action="MeterValues").count() == chargers * rounds * 2
+
+
+@pytest.mark.django_db
+def test_deferred_updates_of_several_rows_are_one_statement_on_every_database(django_assert_num_queries):
+    first, second = StationFactory(), StationFactory()
+    with django_assert_num_queries(1), rows_deferred():
+        row_update_latest(Station, first.pk, {"firmware_version": "1.0", "last_seen_at": T0})
+        row_update_latest(Station, second.pk, {"firmware_version": "2.0", "last_seen_at": T0})
+        row_update_latest(Station, first.pk, {"firmware_version": "1.1", "last_seen_at": T0})
+    rows = Station.objects.filter(pk__in=[first.pk, second.pk]).order_by("pk")
+    assert [(s.firmware_version, s.last_seen_at) for s in rows] == [("1.1", T0), ("2.0", T0)]
