@@ -16,6 +16,7 @@ import pytest
 import redis
 from django.conf import settings
 
+from stations.services import bulk
 from tests.ocpp_client import OcppClient
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -205,3 +206,12 @@ def wait_for_other_sessions_to_end(timeout: float = 5.0) -> None:
 @pytest.fixture
 def gateway(gateways: Callable[..., LiveGateway]) -> LiveGateway:
     return gateways()
+
+
+@pytest.fixture(autouse=True)
+def _forget_staging_tables() -> Iterator[None]:
+    """A test rolls its transaction back even when it ran the on_commit callbacks
+    (django_capture_on_commit_callbacks(execute=True)); the gateway's memo of the temporary staging
+    tables its connection has committed (stations/services/bulk.py) must not outlive such a test."""
+    yield
+    bulk._staging_tables.clear()
