@@ -4,6 +4,7 @@ and this test process pointed at the gateway's Redis."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -73,3 +74,14 @@ async def station_send(identity: str, action: str, payload: dict[str, Any]) -> d
 async def in_db(query: Callable[[], Any]) -> Any:
     """Run a database query from the scenario's event loop."""
     return await database_sync_to_async(query, thread_sensitive=False)()
+
+
+async def eventually_in_db(query: Callable[[], Any], timeout_s: float = 15.0) -> bool:
+    """Poll a database query from the scenario's event loop until it is true or `timeout_s` has passed;
+    whether it came true."""
+    deadline = time.monotonic() + timeout_s
+    while not await in_db(query):
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(0.05)
+    return True

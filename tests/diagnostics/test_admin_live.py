@@ -5,20 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import time
 from typing import Any
 
 import pytest
 import requests
-from channels.db import database_sync_to_async
 from django.test import Client
 
 from stations.diagnostics.domain import DiagnosticsStatus, LogKind
 from stations.diagnostics.models import DiagnosticsRequest
 from stations.models import Station
-from stations.simulator.charger import ChargerOptions, SimulatedCharger
-from stations.simulator.drivers import TagPool
-from tests.factories import STATION_PASSWORD, StationFactory, UserFactory
+from tests.factories import StationFactory, UserFactory
+from tests.simulator_live import charger_online, eventually_in_db
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
@@ -54,31 +51,13 @@ def test_the_admin_command_brings_the_log_into_the_admin(version, gateways, diag
     }
 
     async def main() -> requests.Response:
-        charger = SimulatedCharger(
-            station.identity,
-            ChargerOptions(
-                url=gateway.url, password=STATION_PASSWORD, session_every_s=1000.0, strict=True, ocpp=version
-            ),
-            tags=TagPool([]),
-        )
-        task = asyncio.create_task(charger.run())
-        try:
-            await asyncio.wait_for(charger.online.wait(), 10)
-            online = Station.objects.filter(pk=station.pk, is_online=True).exists
-            for _ in range(100):
-                if await database_sync_to_async(online, thread_sensitive=False)():
-                    break
-                await asyncio.sleep(0.05)
+        async with charger_online(station.identity, gateway.url, version) as charger:
+            await eventually_in_db(Station.objects.filter(pk=station.pk, is_online=True).exists, 5)
             response = await asyncio.to_thread(admin_post, base, session_id, form)
             uploaded = DiagnosticsRequest.objects.filter(
                 station=station, status=DiagnosticsStatus.UPLOADED, sha256__gt=""
             ).exists
-            deadline = time.monotonic() + 15
-            while time.monotonic() < deadline and not await database_sync_to_async(uploaded)():
-                await asyncio.sleep(0.1)
-        finally:
-            charger.halt()
-            await asyncio.wait_for(task, 10)
+            await eventually_in_db(uploaded)
         assert charger.stats.protocol_errors == []
         return response
 

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from channels.db import database_sync_to_async
 from django.urls import reverse
 
 from accounts.domain import Role
@@ -20,9 +18,8 @@ from stations.diagnostics.domain import DiagnosticsStatus, LogKind
 from stations.diagnostics.models import DiagnosticsRequest
 from stations.diagnostics.services import diagnostics_request
 from stations.models import Frame, Station
-from stations.simulator.charger import ChargerOptions, SimulatedCharger
-from stations.simulator.drivers import TagPool
-from tests.factories import STATION_PASSWORD, MembershipFactory, SiteFactory, StationFactory
+from tests.factories import MembershipFactory, SiteFactory, StationFactory
+from tests.simulator_live import charger_online, eventually_in_db, in_db
 
 pytestmark = [pytest.mark.live, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 VERSIONS = {"1.6": LogKind.DIAGNOSTICS, "2.0.1": LogKind.SECURITY}
@@ -47,32 +44,14 @@ def run_with_charger(gateway: Any, station: Station, version: str, scenario: Cal
     request to settle (uploaded or failed) before the charger goes."""
 
     async def main() -> Any:
-        charger = SimulatedCharger(
-            station.identity,
-            ChargerOptions(
-                url=gateway.url, password=STATION_PASSWORD, session_every_s=1000.0, strict=True, ocpp=version
-            ),
-            tags=TagPool([]),
-        )
-        task = asyncio.create_task(charger.run())
-        try:
-            await asyncio.wait_for(charger.online.wait(), 10)
-            online = Station.objects.filter(pk=station.pk, is_online=True).exists
-            for _ in range(100):
-                if await database_sync_to_async(online, thread_sensitive=False)():
-                    break
-                await asyncio.sleep(0.05)
-            request = await database_sync_to_async(scenario, thread_sensitive=False)()
+        async with charger_online(station.identity, gateway.url, version) as charger:
+            await eventually_in_db(Station.objects.filter(pk=station.pk, is_online=True).exists, 5)
+            request = await in_db(scenario)
             settled = DiagnosticsRequest.objects.filter(
                 pk=request.pk, status__in=[DiagnosticsStatus.UPLOADED, DiagnosticsStatus.FAILED]
             ).exists
-            deadline = time.monotonic() + 15
-            while time.monotonic() < deadline and not await database_sync_to_async(settled)():
-                await asyncio.sleep(0.1)
+            await eventually_in_db(settled)
             await asyncio.sleep(0.5)  # the last status notification's journal row
-        finally:
-            charger.halt()
-            await asyncio.wait_for(task, 10)
         assert charger.stats.protocol_errors == []
         return request
 
