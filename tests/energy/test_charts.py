@@ -61,18 +61,20 @@ def demo_site(name: str = "Harbour Depot", now: datetime | None = None) -> Site:
     tariff = Tariff.objects.create(
         organization=organization, name="Depot energy", energy_price_per_kwh=D("0.32")
     )
+    # Bands placed from the hour the test runs, so that waiting always pays: a peak now, off-peak later.
+    hour = now.astimezone(BERLIN).hour
     TariffBand.objects.create(
         tariff=tariff,
-        label="Evening peak",
-        window_start=time(17),
-        window_end=time(21),
+        label="Peak",
+        window_start=time(hour),
+        window_end=time((hour + 3) % 24),
         energy_price_per_kwh=D("0.42"),
     )
     TariffBand.objects.create(
         tariff=tariff,
-        label="Night",
-        window_start=time(22),
-        window_end=time(6),
+        label="Off-peak",
+        window_start=time((hour + 4) % 24),
+        window_end=time((hour + 10) % 24),
         energy_price_per_kwh=D("0.16"),
     )
     TariffAssignment.objects.create(tariff=tariff, site=site)
