@@ -24,6 +24,13 @@ TX_201 = "9d0c1e52-77aa-4d5e-8f0b-3c1f2b6a9e10"
 
 
 @pytest.fixture
+def gateway(gateways):
+    """Billing waits for no unplug here, whatever the clock says of the fixtures' 11:00 stop: these tests
+    are about idle time (test_idle_wait_live.py is about the wait)."""
+    return gateways("idle", CSMS_IDLE_BILLING_WAIT_MIN="0")
+
+
+@pytest.fixture
 def station():
     return StationFactory(site=site_of(operator()))
 
@@ -74,8 +81,8 @@ def idle_of(price: SessionPrice) -> tuple[int, list[tuple[Decimal, Decimal]]]:
 def test_a_1_6_stop_delivered_after_the_unplug_wait_is_billed_at_once_with_idle_up_to_the_stop(
     gateway, station, tariff, tag
 ):
-    # The stop (11:00 on the fixtures' day) arrives more than CSMS_IDLE_BILLING_WAIT_MIN after it
-    # happened: billing waits no more (test_idle_wait_live.py has a stop on time).
+    # The stop arrives more than CSMS_IDLE_BILLING_WAIT_MIN (0 here) after it happened: billing waits
+    # no more (test_idle_wait_live.py has a stop on time).
     with gateway.client(station.identity, STATION_PASSWORD) as client:
         client.result("BootNotification", load_payload("v16", "boot_notification"))
         tx = charge_16(client, tag)
