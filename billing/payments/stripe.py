@@ -231,18 +231,9 @@ class StripeGateway(PaymentGateway):
         description: str = "",
         metadata: dict[str, str] | None = None,
     ) -> ProviderPayment:
-        params: dict[str, Any] = {
-            "amount": to_minor(amount, currency),
-            "currency": currency.lower(),
-            "customer": customer_id,
-            "payment_method": payment_method_id,
-            "payment_method_types": ["card"],
-            "confirm": True,
-            "off_session": True,
-            "metadata": metadata or {},
-        }
-        if description:
-            params["description"] = description
+        params = _intent_params(amount, currency, customer_id, description, metadata)
+        params.update(payment_method=payment_method_id, payment_method_types=["card"], confirm=True)
+        params["off_session"] = True
         return self._create_intent(params, idempotency_key)
 
     def hold(
@@ -257,21 +248,11 @@ class StripeGateway(PaymentGateway):
         description: str = "",
         metadata: dict[str, str] | None = None,
     ) -> ProviderPayment:
-        params: dict[str, Any] = {
-            "amount": to_minor(amount, currency),
-            "currency": currency.lower(),
-            "payment_method": payment_method_id,
-            "payment_method_types": ["card"],
-            "capture_method": "manual",
-            "confirm": True,
-            "metadata": metadata or {},
-        }
-        if customer_id:
-            params["customer"] = customer_id
+        params = _intent_params(amount, currency, customer_id, description, metadata)
+        params.update(payment_method=payment_method_id, payment_method_types=["card"], confirm=True)
+        params["capture_method"] = "manual"
         if off_session:
             params["off_session"] = True
-        if description:
-            params["description"] = description
         return self._create_intent(params, idempotency_key)
 
     def hold_start(
@@ -284,18 +265,10 @@ class StripeGateway(PaymentGateway):
         description: str = "",
         metadata: dict[str, str] | None = None,
     ) -> ProviderPayment:
-        params: dict[str, Any] = {
-            "amount": to_minor(amount, currency),
-            "currency": currency.lower(),
-            "capture_method": "manual",
-            # The Payment Element offers what the dashboard enables: cards, Apple Pay, Google Pay, ...
-            "automatic_payment_methods": {"enabled": True},
-            "metadata": metadata or {},
-        }
-        if customer_id:
-            params["customer"] = customer_id
-        if description:
-            params["description"] = description
+        params = _intent_params(amount, currency, customer_id, description, metadata)
+        params["capture_method"] = "manual"
+        # The Payment Element offers what the dashboard enables: cards, Apple Pay, Google Pay, ...
+        params["automatic_payment_methods"] = {"enabled": True}
         return self._create_intent(params, idempotency_key)
 
     def capture(
@@ -353,3 +326,20 @@ class StripeGateway(PaymentGateway):
             raise InvalidWebhook(f"Signature refused: {error.user_message or error}") from error
         except (ValueError, KeyError, TypeError) as error:
             raise InvalidWebhook(f"Not a Stripe event: {error}") from error
+
+
+def _intent_params(
+    amount: Decimal, currency: str, customer_id: str | None, description: str, metadata: dict[str, str] | None
+) -> dict[str, Any]:
+    """What every PaymentIntent we create names: amount in Stripe's unit, currency, customer, description
+    and metadata (customer and description only when given)."""
+    params: dict[str, Any] = {
+        "amount": to_minor(amount, currency),
+        "currency": currency.lower(),
+        "metadata": metadata or {},
+    }
+    if customer_id:
+        params["customer"] = customer_id
+    if description:
+        params["description"] = description
+    return params
