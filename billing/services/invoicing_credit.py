@@ -10,6 +10,7 @@ reversal = what the driver paid and kept paying.
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -56,14 +57,8 @@ def credit_note_issue(
                 f"Only {money_text(left)} {original.currency} of {original.code} is left to credit."
             )
         tax = (amount * original.tax / original.gross).quantize(CENT, rounding=ROUND_HALF_UP)
-        return invoice_create_numbered(
-            organization=original.organization,
-            kind=InvoiceKind.CREDIT_NOTE,
-            session=original.session,
-            user=original.user,
-            customer_organization=original.customer_organization,
-            credit_for=original,
-            currency=original.currency,
+        return _credit_document(
+            original,
             net=-(amount - tax),
             tax=-tax,
             gross=-amount,
@@ -71,6 +66,20 @@ def credit_note_issue(
             status=InvoiceStatus.OPEN,
             idempotency_key=idempotency_key or None,
         )
+
+
+def _credit_document(original: Invoice, **fields: Any) -> Invoice:
+    """A numbered credit note against `original`, for its customer and in its currency."""
+    return invoice_create_numbered(
+        organization=original.organization,
+        kind=InvoiceKind.CREDIT_NOTE,
+        session=original.session,
+        user=original.user,
+        customer_organization=original.customer_organization,
+        credit_for=original,
+        currency=original.currency,
+        **fields,
+    )
 
 
 def credit_note_reverse(*, note: Invoice, reason: str) -> Invoice:
@@ -85,15 +94,9 @@ def credit_note_reverse(*, note: Invoice, reason: str) -> Invoice:
         original = Invoice.objects.select_for_update().get(pk=note.credit_for_id)
         if (done := Invoice.objects.filter(reverses=note).first()) is not None:
             return done
-        return invoice_create_numbered(
-            organization=original.organization,
-            kind=InvoiceKind.CREDIT_NOTE,
-            session=original.session,
-            user=original.user,
-            customer_organization=original.customer_organization,
-            credit_for=original,
+        return _credit_document(
+            original,
             reverses=note,
-            currency=note.currency,
             net=-note.net,
             tax=-note.tax,
             gross=-note.gross,
