@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from stations.simulator.link import Answer
+from stations.simulator.status_reports import status_report
 
 if TYPE_CHECKING:
     from stations.simulator.charger import SimulatedCharger
@@ -59,13 +60,7 @@ def _put(location: str, file_name: str, body: bytes, multipart: bool) -> None:
 
 async def _report(charger: SimulatedCharger, action: str, status: str, request_id: int | None) -> None:
     charger.diagnostics_status = status
-    payload: dict[str, Any] = {"status": status}
-    if request_id is not None:
-        payload["requestId"] = request_id
-    try:
-        await charger.call(action, payload)
-    except Exception as error:  # an offline charger simply does not report progress
-        charger.log.warning("%s %s not sent: %r", action, status, error)
+    await status_report(charger, action, status, request_id)
 
 
 async def upload(

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from stations.simulator.link import Answer
+from stations.simulator.status_reports import status_report
 
 if TYPE_CHECKING:
     from stations.simulator.charger import SimulatedCharger
@@ -44,13 +45,7 @@ def _download(location: str) -> bytes:
 
 async def _report(charger: SimulatedCharger, status: str, request_id: int | None) -> None:
     charger.firmware_status = status
-    payload: dict[str, Any] = {"status": status}
-    if request_id is not None:
-        payload["requestId"] = request_id
-    try:
-        await charger.call("FirmwareStatusNotification", payload)
-    except Exception as error:  # an offline charger simply does not report progress
-        charger.log.warning("FirmwareStatusNotification %s not sent: %r", status, error)
+    await status_report(charger, "FirmwareStatusNotification", status, request_id)
 
 
 async def _wait_until(retrieve_at: str) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -16,8 +15,6 @@ if TYPE_CHECKING:
     from stations.simulator.charger import SimulatedCharger
 
 Handler = Callable[["SimulatedCharger", dict[str, Any]], Answer]
-# Seconds between the steps of a pretend diagnostics upload or firmware update.
-STEP_S = 1.0
 
 
 def _connector(charger: SimulatedCharger, connector_id: int) -> Connector | None:
@@ -203,23 +200,6 @@ def data_transfer(charger: SimulatedCharger, p: dict[str, Any]) -> Answer:
     if p["vendorId"] != "CSMS-Sim":
         return Answer({"status": "UnknownVendorId"})
     return Answer({"status": "Accepted", "data": p.get("data", "")})
-
-
-async def progress(
-    charger: SimulatedCharger, action: str, attribute: str, steps: list[str], request_id: int | None = None
-) -> None:
-    """Report the steps of a pretend upload or update (2.0.1 names the request they belong to)."""
-    for status in steps:
-        setattr(charger, attribute, status)
-        payload: dict[str, Any] = {"status": status}
-        if request_id is not None:
-            payload["requestId"] = request_id
-        try:
-            await charger.call(action, payload)
-        except Exception as error:  # an offline charger simply does not report progress
-            charger.log.warning("%s %s not sent: %r", action, status, error)
-        await asyncio.sleep(STEP_S)
-    setattr(charger, attribute, "Idle")
 
 
 HANDLERS: dict[str, Handler] = {
