@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from django.db import transaction
 from django.utils import timezone
 
-from stations.alerts.channels import ChannelUnavailable, alert_channels
+from stations.alerts.channels import AlertChannel, ChannelUnavailable, alert_channels
 from stations.alerts.models import Alert, AlertNotification
 
 
@@ -18,21 +19,38 @@ def alert_notify(*, alert_id: int, event: str) -> int:
             notification, _ = AlertNotification.objects.get_or_create(
                 alert=alert, event=event, channel=channel.identifier, recipient=recipient
             )
-            if notification.sent_at is not None:
-                continue
-            notification.attempts += 1
-            try:
-                channel.send(alert=alert, recipient=recipient, event=event)
-            except ChannelUnavailable as error:
-                notification.error = str(error)[:500]
+            delivered, error = _deliver(notification.pk, channel, alert, recipient, event)
+            sent += delivered
+            if error:
                 failures.append(f"{channel.identifier} to {recipient}: {error}")
-            else:
-                notification.sent_at, notification.error = timezone.now(), ""
-                sent += 1
-            notification.save(update_fields=["attempts", "sent_at", "error"])
     if failures:
         raise ChannelUnavailable("; ".join(failures))
     return sent
+
+
+@transaction.atomic
+def _deliver(
+    notification_id: int, channel: AlertChannel, alert: Alert, recipient: str, event: str
+) -> tuple[bool, str]:
+    """Send one notice unless it went out already or another run is sending it now (its row is locked
+    for the sending: a retry and a redelivered task may run at once). Returns (sent, error)."""
+    notification = (
+        AlertNotification.objects.select_for_update(skip_locked=True)
+        .filter(pk=notification_id, sent_at__isnull=True)
+        .first()
+    )
+    if notification is None:
+        return False, ""
+    notification.attempts += 1
+    try:
+        channel.send(alert=alert, recipient=recipient, event=event)
+    except ChannelUnavailable as error:
+        notification.error = str(error)[:500]
+        notification.save(update_fields=["attempts", "error"])
+        return False, str(error)
+    notification.sent_at, notification.error = timezone.now(), ""
+    notification.save(update_fields=["attempts", "sent_at", "error"])
+    return True, ""
 
 
 def notifications_unsent() -> list[tuple[int, str]]:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from django.core import mail
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, connections, transaction
 
 from accounts.domain import Role
 from accounts.models import Membership, Organization, User
@@ -123,3 +125,34 @@ def test_a_failed_mail_is_retried_and_a_later_run_sends_only_what_failed(station
     alert_notify_task.delay(alert_id=alert.pk, event="opened")
     assert len(mail.outbox) == 2
     assert all(n.sent_at is not None and n.error == "" for n in failed.all())
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    not connection.features.has_select_for_update_skip_locked, reason="SQLite has no row locks"
+)
+def test_a_notice_another_run_is_sending_is_not_sent_twice(station):
+    """A retry and a redelivered task may run at once: the one that finds a notice locked leaves it."""
+    alert = raise_fault(station)  # committed: its notices went out; make one look unsent again
+    mail.outbox.clear()
+    AlertNotification.objects.filter(recipient="boss@example.org").update(sent_at=None)
+    locked, release = threading.Event(), threading.Event()
+
+    def another_run_sending() -> None:
+        with transaction.atomic():
+            AlertNotification.objects.select_for_update().get(recipient="boss@example.org")
+            locked.set()
+            release.wait(10)
+        connections.close_all()
+
+    worker = threading.Thread(target=another_run_sending)
+    worker.start()
+    assert locked.wait(10)
+    try:
+        assert alert_notify_task.delay(alert_id=alert.pk, event="opened").get() == 0
+    finally:
+        release.set()
+        worker.join()
+    assert mail.outbox == []
+    assert alert_notify_task.delay(alert_id=alert.pk, event="opened").get() == 1
+    assert [m.to for m in mail.outbox] == [["boss@example.org"]]
