@@ -303,9 +303,9 @@ class Ocpp201(ProtocolAdapter):
         )
         decision = registry.station_boot(station_id=self.station_id, info=info)
         self.accepted = decision.status == RegistrationStatus.ACCEPTED
-        if self.accepted:  # a boot during a firmware update tells which version it runs now
-            firmware_boot_record(station_id=self.station_id, firmware_version=info.firmware_version)
         if self.accepted:
+            # A boot during a firmware update tells which version it runs now.
+            firmware_boot_record(station_id=self.station_id, firmware_version=info.firmware_version)
             # 2.0.1 has no status report for the station as a whole (1.6's connector 0): a station
             # that boots is operative until it reports a fault or is made unavailable.
             registry.connector_status_update(
