@@ -11,8 +11,14 @@ from django.utils import timezone
 from accounts.domain import AuthorizationStatus
 from accounts.models import IdToken, User
 from billing.models import Tariff
+from stations.configuration.models import ConfigurationProfile, FirmwareStandard
+from stations.configuration.services.versions import version_is_behind
+from stations.firmware.models import FirmwareCampaign
 from stations.models import AccessRule, Station
 from stations.services.access import access_authorize
+from stations.simulator.configuration import Configuration as SimulatedConfiguration
+from stations.simulator.dialects import FIRMWARE
+from stations.simulator.firmware import image_version
 
 pytestmark = pytest.mark.django_db
 
@@ -84,3 +90,26 @@ def test_the_demo_site_balances_its_three_chargers_under_its_grid_connection():
     assert site.grid.balancing_enabled
     assert loads.circuits[0].phase_limit_amps == (32, 32, 32)
     assert sorted(site.stations.values_list("wiring__max_amps", flat=True)) == [32, 32, 32]
+
+
+def test_the_demo_has_a_firmware_campaign_to_start_and_a_profile_the_simulator_drifts_from(
+    settings, tmp_path
+):
+    settings.CSMS_FIRMWARE_ROOT = tmp_path
+    call_command("seed_demo")
+    call_command("seed_demo")
+    campaign = FirmwareCampaign.objects.get()
+    assert campaign.status == "draft" and campaign.max_concurrent == 1
+    assert sorted(campaign.stations.values_list("identity", flat=True)) == [
+        "DEMO-001",
+        "DEMO-002",
+        "DEMO-003",
+    ]
+    firmware = campaign.firmware
+    assert image_version(firmware.file.read()) == firmware.version == "1.1.0"
+    assert firmware.size_bytes == 4096 and len(firmware.sha256) == 64
+    assert version_is_behind(FIRMWARE, FirmwareStandard.objects.get().minimum_version)
+    profile = ConfigurationProfile.objects.get()
+    simulated = SimulatedConfiguration(connectors=2, heartbeat_interval_s=300, meter_interval_s=15)
+    drifting = [e.key for e in profile.entries.all() if simulated.keys[e.key].value != e.value]
+    assert drifting == ["ConnectionTimeOut", "MeterValueSampleInterval"]

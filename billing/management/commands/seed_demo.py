@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from allauth.account.models import EmailAddress
+from django.core.files.base import ContentFile
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
@@ -25,9 +26,14 @@ from accounts.models import (
 )
 from billing.models import Tariff, TariffAssignment, TariffBand
 from energy.models import ChargerWiring, FleetVehicle, SiteGrid
+from stations.configuration.models import ConfigurationProfile, FirmwareStandard, ProfileEntry
 from stations.credentials import password_hash
 from stations.domain import AccessPolicy
+from stations.firmware.models import FirmwareCampaign, FirmwareFile
+from stations.firmware.services import firmware_file_record
 from stations.models import AccessRule, Site, Station
+from stations.simulator.dialects import MODEL, VENDOR
+from stations.simulator.firmware import image_bytes
 
 DEMO_PASSWORD = "demo-charger-password"
 DEMO_LOGIN = ("admin", "admin")
@@ -38,6 +44,10 @@ DEMO_DRIVER = ("driver@example.com", "driver")
 DEMO_PUBLIC_MINUTES = 3
 # Riverside Parking's grid connection, per phase: less than its chargers could draw together.
 DEMO_GRID_AMPS = 32
+# The firmware the simulated chargers should run (they boot with 1.0.0): a campaign to start, and
+# what the configuration profile expects (the simulator samples meters every 15 s under `make run`).
+DEMO_FIRMWARE = "1.1.0"
+DEMO_PROFILE = {"MeterValueSampleInterval": "30", "ConnectionTimeOut": "90"}
 
 
 class Command(BaseCommand):
@@ -104,6 +114,7 @@ class Command(BaseCommand):
         self.tariffs(riverside, parking, residents, city, garage)
         self.fleet(riverside, residents)
         self.grid(parking)
+        self.operations(riverside, parking)
         self.stdout.write(
             "Demo data ready. Admin: http://127.0.0.1:8000/admin/ (superuser admin / admin; manager / "
             "manager sees Riverside Homes only). Driver portal: http://127.0.0.1:8000/ (driver@example.com "
@@ -174,6 +185,34 @@ class Command(BaseCommand):
         )
         for station in parking.stations.all():
             ChargerWiring.objects.get_or_create(station=station, defaults={"max_amps": Decimal("32")})
+
+    def operations(self, riverside: Organization, parking: Site) -> None:
+        """Riverside's chargers run firmware behind the standard and meter more often than their profile
+        says: the health checks open alerts, a draft campaign and the profile's Apply put it right."""
+        FirmwareStandard.objects.get_or_create(
+            organization=riverside, vendor=VENDOR, model=MODEL, defaults={"minimum_version": DEMO_FIRMWARE}
+        )
+        firmware = FirmwareFile.objects.filter(organization=riverside, version=DEMO_FIRMWARE).first()
+        if firmware is None:
+            firmware = FirmwareFile(organization=riverside, vendor=VENDOR, model=MODEL, version=DEMO_FIRMWARE)
+            firmware.file.save(
+                f"csms-sim-{DEMO_FIRMWARE}.bin", ContentFile(image_bytes(DEMO_FIRMWARE)), save=False
+            )
+            firmware_file_record(firmware=firmware).save()
+            campaign = FirmwareCampaign.objects.create(
+                organization=riverside,
+                name=f"Riverside to {DEMO_FIRMWARE}",
+                firmware=firmware,
+                max_concurrent=1,
+            )
+            campaign.stations.set(parking.stations.all())
+        profile, created = ConfigurationProfile.objects.get_or_create(
+            organization=riverside, name="Riverside AC chargers", defaults={"vendor": VENDOR, "model": MODEL}
+        )
+        if created:
+            ProfileEntry.objects.bulk_create(
+                ProfileEntry(profile=profile, key=key, value=value) for key, value in DEMO_PROFILE.items()
+            )
 
     def organization(self, name: str, kind: OrganizationKind) -> Organization:
         organization, _ = Organization.objects.get_or_create(name=name, defaults={"kind": kind})
