@@ -16,6 +16,7 @@ class AlertKind(models.TextChoices):
     RECONNECTS = "reconnects", "Repeated reconnects"
     SECURITY_EVENT = "security_event", "Security event"
     CONFIG_DRIFT = "config_drift", "Configuration drift"
+    HEARTBEAT_INTERVAL = "heartbeat_interval", "Heartbeat interval"
     FIRMWARE_BEHIND = "firmware_behind", "Firmware behind"
     FIRMWARE_FAILED = "firmware_failed", "Firmware update failed"
     DIAGNOSTICS_FAILED = "diagnostics_failed", "Diagnostics failed"

@@ -10,6 +10,8 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from django.utils import timezone
 
+from stations.alerts.domain import AlertKind
+from stations.alerts.services import alert_clear, alert_raise
 from stations.configuration.models import FirmwareStandard, HealthCheck, HealthCheckRun
 from stations.configuration.services.drift import drift_compare, drift_problems, profiles_for_station
 from stations.configuration.services.keys import set_variable_data
@@ -22,22 +24,6 @@ from stations.services.registry import station_heartbeat_interval
 
 CHECK_TIMEOUT_S = 30.0
 REQUESTED_BY = "health check"
-
-
-def _alert_raise(**kwargs: Any) -> None:
-    try:
-        from stations.alerts.services import alert_raise
-    except ImportError:  # alerts not installed: the run's findings still say it
-        return
-    alert_raise(**kwargs)
-
-
-def _alert_clear(*, key: str, reason: str) -> None:
-    try:
-        from stations.alerts.services import alert_clear
-    except ImportError:
-        return
-    alert_clear(key=key, reason=reason)
 
 
 def _run(check: HealthCheck, body: Callable[[HealthCheckRun], None]) -> HealthCheckRun:
@@ -112,8 +98,8 @@ def heartbeat_check() -> HealthCheckRun:
             key = f"heartbeat_interval:{station.identity}"
             if finding["result"] in ("different", "missing"):
                 reported = finding.get("reported")
-                _alert_raise(
-                    kind="config_drift",
+                alert_raise(
+                    kind=AlertKind.HEARTBEAT_INTERVAL,
                     key=key,
                     summary=f"{station.identity} heartbeats every {reported or '?'} s, "
                     f"not every {finding['expected_s']} s",
@@ -121,7 +107,7 @@ def heartbeat_check() -> HealthCheckRun:
                     station=station,
                 )
             elif finding["result"] == "ok":
-                _alert_clear(key=key, reason=f"HeartbeatInterval is {finding['expected_s']} s again.")
+                alert_clear(key=key, reason=f"HeartbeatInterval is {finding['expected_s']} s again.")
         run.findings = findings
         run.checked = len(findings)
         run.problems = sum(f["result"] in ("different", "missing") for f in findings)
@@ -163,15 +149,15 @@ def drift_check() -> HealthCheckRun:
             if problems:
                 run.problems += 1
                 count = sum(len(keys) for keys in problems.values())
-                _alert_raise(
-                    kind="config_drift",
+                alert_raise(
+                    kind=AlertKind.CONFIG_DRIFT,
                     key=key,
                     summary=f"{station.identity}: {count} configuration key(s) differ from its profile",
                     evidence={"check": "drift", "snapshot_id": outcome.snapshot.pk, "profiles": problems},
                     station=station,
                 )
             else:
-                _alert_clear(key=key, reason="The configuration matches its profiles again.")
+                alert_clear(key=key, reason="The configuration matches its profiles again.")
             run.findings.append(
                 {"station": station.identity, "result": "drift" if problems else "ok", "profiles": problems}
             )
@@ -211,7 +197,7 @@ def firmware_check() -> HealthCheckRun:
             key = f"firmware_behind:{station.identity}"
             finding: dict[str, Any] = {"station": station.identity, "version": station.firmware_version}
             if standard is None:
-                _alert_clear(key=key, reason="No firmware standard applies any more.")
+                alert_clear(key=key, reason="No firmware standard applies any more.")
                 continue
             finding["minimum"] = standard.minimum_version
             run.checked += 1
@@ -221,8 +207,8 @@ def firmware_check() -> HealthCheckRun:
                 continue
             if version_is_behind(station.firmware_version, standard.minimum_version):
                 run.problems += 1
-                _alert_raise(
-                    kind="firmware_behind",
+                alert_raise(
+                    kind=AlertKind.FIRMWARE_BEHIND,
                     key=key,
                     summary=f"{station.identity} runs firmware {station.firmware_version}, "
                     f"below {standard.minimum_version}",
@@ -231,7 +217,7 @@ def firmware_check() -> HealthCheckRun:
                 )
                 run.findings.append(finding | {"result": "behind"})
             else:
-                _alert_clear(
+                alert_clear(
                     key=key, reason=f"Firmware {station.firmware_version} meets {standard.minimum_version}."
                 )
                 run.findings.append(finding | {"result": "ok"})
