@@ -31,6 +31,8 @@ from stations.admin.display import (
     when,
 )
 from stations.admin.forms import WeekdaysForm
+from stations.configuration.admin_apply import apply_configuration_profile
+from stations.configuration.admin_views import station_configuration_links
 from stations.credentials import password_validate
 from stations.domain import RegistrationStatus
 from stations.models import (
@@ -142,7 +144,7 @@ class StationAdmin(TenantAdmin):
     list_filter = [related_only("site"), ConnectionFilter, "registration_status", "protocol"]
     search_fields = ["identity", "serial_number", "vendor"]
     list_select_related = ["site"]
-    actions = ["accept_registration", "reject_registration"]
+    actions = ["accept_registration", "reject_registration", apply_configuration_profile]
     add_fieldsets = [
         (
             None,
@@ -162,6 +164,7 @@ class StationAdmin(TenantAdmin):
                     "heartbeat_interval_s",
                     "charger_status",
                     "journal",
+                    "configuration",
                     "pay_qr_codes",
                 ]
             },
@@ -189,6 +192,7 @@ class StationAdmin(TenantAdmin):
         "last_boot_at",
         "charger_status",
         "journal",
+        "configuration",
         "vendor",
         "model",
         "serial_number",
@@ -289,6 +293,10 @@ class StationAdmin(TenantAdmin):
             changelist_url(StatusChange, station__id__exact=station.pk),
             changelist_url(DeviceVariable, station__id__exact=station.pk),
         )
+
+    @admin.display(description="configuration")
+    def configuration(self, station: Station) -> SafeString:
+        return station_configuration_links(station)
 
     @admin.display(description="recent sessions")
     def recent_sessions(self, station: Station) -> str:

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.db.models import Count, QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 
 from accounts.domain import ROLES_MANAGING
-from csms.tenancy_admin import ReadOnlyMixin, TenantAdmin, TenantInline, related_only, scoped
-from stations.configuration import admin_views
+from csms.tenancy_admin import ReadOnlyMixin, TenantAdmin, TenantInline, may_act, related_only
+from stations.configuration import admin_apply, admin_views
 from stations.configuration.models import (
     ConfigurationProfile,
     ConfigurationSnapshot,
@@ -22,8 +22,6 @@ from stations.configuration.models import (
     ProfileApplicationResult,
     ProfileEntry,
 )
-from stations.configuration.services.apply import profile_apply
-from stations.configuration.services.drift import stations_for_profile
 
 
 class ProfileEntryInline(TenantInline, admin.TabularInline):
@@ -54,24 +52,24 @@ class ConfigurationProfileAdmin(TenantAdmin):
         url = reverse("admin:configuration_profile_comparison", args=[profile.pk])
         return format_html('<a href="{}">Compare</a>', url)
 
-    @admin.action(description="Apply to their chargers (every matching charger)", permissions=["change"])
+    @admin.action(description="Apply to chargers…", permissions=["change"])
     def apply_to_chargers(
         self, request: HttpRequest, queryset: QuerySet[ConfigurationProfile]
     ) -> HttpResponse | None:
-        last = None
-        for profile in scoped(queryset, request, roles=ROLES_MANAGING):
-            stations = list(stations_for_profile(profile))
-            last = profile_apply(profile=profile, stations=stations, requested_by=request.user.get_username())
-            counts = dict(
-                last.results.values_list("status").annotate(n=Count("id")).values_list("status", "n")
-            )
-            summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "no keys sent"
-            self.message_user(request, f"{profile}: {len(stations)} charger(s); {summary}.", messages.INFO)
-        if last is not None and queryset.count() == 1:
-            return HttpResponseRedirect(
-                reverse("admin:configuration_profileapplication_change", args=[last.pk])
-            )
-        return None
+        return admin_apply.profile_apply_redirect(self, request, queryset)
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        profile = self.get_object(request, object_id)
+        may_apply = profile is not None and may_act(request, ROLES_MANAGING, profile)
+        return super().change_view(
+            request, object_id, form_url, {**(extra_context or {}), "may_apply": may_apply}
+        )
 
     def get_urls(self) -> list[URLPattern]:
         def view(function: Any) -> Any:
@@ -82,6 +80,11 @@ class ConfigurationProfileAdmin(TenantAdmin):
                 "<int:profile_id>/comparison/",
                 view(admin_views.profile_comparison_view),
                 name="configuration_profile_comparison",
+            ),
+            path(
+                "<int:profile_id>/apply/",
+                view(admin_apply.profile_apply_view),
+                name="configuration_profile_apply",
             ),
             *super().get_urls(),
         ]
@@ -143,13 +146,34 @@ class ResultInline(ReadOnlyMixin, TenantInline, admin.TabularInline):
 
 @admin.register(ProfileApplication)
 class ProfileApplicationAdmin(ReadOnlyMixin, TenantAdmin):
-    list_display = ["profile", "started_at", "finished_at", "requested_by", "outcome"]
-    list_filter = [related_only("profile")]
+    list_display = ["profile", "state", "started_at", "finished_at", "requested_by", "outcome"]
+    list_filter = ["state", related_only("profile")]
     list_select_related = ["profile"]
     date_hierarchy = "started_at"
-    fields = ["profile", "started_at", "finished_at", "requested_by"]
-    readonly_fields = fields
+    fields = [
+        "profile",
+        "state",
+        ("started_at", "finished_at"),
+        "requested_by",
+        "chargers",
+        "error",
+        "outcome",
+    ]
+    readonly_fields = [
+        "profile",
+        "state",
+        "started_at",
+        "finished_at",
+        "requested_by",
+        "chargers",
+        "error",
+        "outcome",
+    ]
     inlines = [ResultInline]
+
+    @admin.display(description="chargers chosen")
+    def chargers(self, application: ProfileApplication) -> str:
+        return ", ".join(application.stations.order_by("identity").values_list("identity", flat=True))
 
     @admin.display(description="answers")
     def outcome(self, application: ProfileApplication) -> str:

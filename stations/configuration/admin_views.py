@@ -1,4 +1,5 @@
-"""Admin pages comparing chargers' latest snapshots with their profiles, per profile or per charger."""
+"""Admin pages comparing chargers' latest snapshots with their profiles, per profile or per charger, and
+the charger page's links to them."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from accounts.domain import ROLES_MANAGING
 from csms.tenancy_admin import may_act, scoped
@@ -96,4 +100,19 @@ def station_comparison_view(
     title = f"{station} against its configuration profiles"
     return _render(
         model_admin, request, title, comparisons, [station], may_act(request, ROLES_MANAGING, station)
+    )
+
+
+def station_configuration_links(station: Station) -> SafeString:
+    """The charger page's links to its comparison with its profiles and its latest snapshot."""
+    comparison = format_html(
+        '<a href="{}">Compare with its profiles</a>',
+        reverse("admin:configuration_station_comparison", args=[station.pk]),
+    )
+    snapshot = snapshot_latest(station)
+    if snapshot is None:
+        return format_html('{} · <span class="csms-muted">never read</span>', comparison)
+    url = reverse("admin:configuration_configurationsnapshot_change", args=[snapshot.pk])
+    return format_html(
+        '{} · <a href="{}">latest snapshot ({})</a>', comparison, url, f"{snapshot.taken_at:%Y-%m-%d %H:%M}"
     )

@@ -77,13 +77,24 @@ class ProfileEntry(models.Model):
         return f"{self.key} = {self.value}"
 
 
+class ApplicationState(models.TextChoices):
+    RUNNING = "running", "Running"
+    FINISHED = "finished", "Finished"
+    FAILED = "failed", "Failed"
+
+
 class ProfileApplication(models.Model):
-    """Applying a profile to some chargers: one row per charger and key in `results`."""
+    """Applying a profile to the chargers chosen: one row per charger and key in `results`."""
 
     profile = models.ForeignKey(ConfigurationProfile, on_delete=models.CASCADE, related_name="applications")
+    stations = models.ManyToManyField("stations.Station", related_name="+", help_text="The chargers chosen.")
+    state = models.CharField(
+        max_length=16, choices=ApplicationState.choices, default=ApplicationState.RUNNING
+    )
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
     requested_by = models.CharField(max_length=150, blank=True)
+    error = models.CharField(max_length=300, blank=True, help_text="Why it failed, if it did.")
 
     class Meta:
         ordering = ["-started_at", "-id"]

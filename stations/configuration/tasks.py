@@ -1,4 +1,5 @@
-"""Health-check jobs (rows of django-celery-beat, created by migration 0002; staff edit them in the admin)."""
+"""Health-check jobs (rows of django-celery-beat, created by migration 0002; staff edit them in the admin)
+and the sending of a profile application the admin started."""
 
 from __future__ import annotations
 
@@ -27,3 +28,14 @@ def firmware_check_task() -> int:
     from stations.configuration.services.checks import firmware_check
 
     return firmware_check().pk
+
+
+@shared_task(acks_late=True)
+def profile_application_run_task(*, application_id: int) -> None:
+    """Send a started profile application to its chargers and store their answers."""
+    from stations.configuration.models import ProfileApplication
+    from stations.configuration.services.apply import profile_application_run
+
+    profile_application_run(
+        application=ProfileApplication.objects.select_related("profile").get(pk=application_id)
+    )

@@ -1,6 +1,7 @@
 """Configuration profiles against simulated 1.6 and 2.0.1 chargers over the live gateway (real WebSocket,
 Redis channel layer): read the whole configuration, compare it with a profile, apply the profile with
-results per key, read again, and the drift health check raising and clearing its alert."""
+results per key, read again, the drift and heartbeat health checks raising (and clearing) their alerts;
+and an application started in the admin for the chargers ticked there only."""
 
 from __future__ import annotations
 
@@ -9,24 +10,35 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.urls import reverse
 
+from accounts.domain import Role
+from stations.alerts.domain import AlertKind
 from stations.alerts.models import Alert
 from stations.configuration.models import (
+    ApplicationState,
     ConfigurationProfile,
     ConfigurationSnapshot,
     HealthCheck,
     HealthCheckRun,
+    ProfileApplication,
     ProfileEntry,
 )
 from stations.configuration.services.apply import profile_apply
 from stations.configuration.services.checks import drift_check, heartbeat_check
 from stations.configuration.services.drift import drift_compare, profiles_for_station
 from stations.configuration.services.snapshots import snapshots_take
-from stations.models import Station
+from stations.models import OutgoingCall, Station
 from stations.simulator.charger import ChargerOptions, SimulatedCharger
 from stations.simulator.drivers import TagPool
-from tests.factories import STATION_PASSWORD, OrganizationFactory, SiteFactory, StationFactory
-from tests.stations.test_simulator_profiles_live import in_db, use_redis
+from tests.factories import (
+    STATION_PASSWORD,
+    MembershipFactory,
+    OrganizationFactory,
+    SiteFactory,
+    StationFactory,
+)
+from tests.simulator_live import charger_online, eventually_in_db, in_db, use_redis
 
 pytestmark = [pytest.mark.live, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
@@ -176,4 +188,49 @@ def test_read_compare_apply_and_read_again_clears_the_drift(ocpp, gateways, sett
         "different",
         600,
     )
-    assert seen["heartbeat_alert"] is not None and "300" in seen["heartbeat_alert"].summary
+    alert = seen["heartbeat_alert"]
+    assert alert is not None and "300" in alert.summary and alert.kind == AlertKind.HEARTBEAT_INTERVAL
+
+
+def test_an_application_started_in_the_admin_reaches_only_the_chargers_ticked(gateways, settings, client):
+    url = use_redis(gateways, settings)
+    organization = OrganizationFactory()
+    site = SiteFactory(organization=organization)
+    chosen = StationFactory(identity="SIM-CFG-TICKED", site=site)
+    left = StationFactory(identity="SIM-CFG-UNTICKED", site=site)
+    profile = ConfigurationProfile.objects.create(organization=organization, name="Sim", vendor="csms-sim")
+    ProfileEntry.objects.create(profile=profile, key="MeterValueSampleInterval", value="900")
+    ProfileEntry.objects.create(profile=profile, key="HeartbeatInterval", value="300")
+    client.force_login(MembershipFactory(organization=organization, role=Role.MANAGER).user)
+    apply_url = reverse("admin:configuration_profile_apply", args=[profile.pk])
+
+    async def scenario() -> tuple[Any, Any]:
+        async with charger_online(chosen.identity, url, "2.0.1"), charger_online(left.identity, url, "1.6"):
+            # Both booted (their vendor stored), so both match the profile.
+            assert await eventually_in_db(
+                lambda: (
+                    Station.objects.filter(site=site, is_online=True, vendor__iexact="csms-sim").count() == 2
+                )
+            )
+            page = await in_db(lambda: client.get(apply_url))
+            # The task runs inline (Celery eager without a broker) and calls the ticked charger through
+            # the gateway's Redis.
+            response = await in_db(lambda: client.post(apply_url, {"stations": [chosen.pk]}))
+        return page, response
+
+    page, response = asyncio.run(scenario())
+    assert {s.identity for s in page.context["form"].initial["stations"]} == {chosen.identity, left.identity}
+    application = ProfileApplication.objects.get(profile=profile)
+    assert response.status_code == 302
+    assert response["Location"] == reverse(
+        "admin:configuration_profileapplication_change", args=[application.pk]
+    )
+    assert application.state == ApplicationState.FINISHED and application.requested_by
+    assert set(application.results.values_list("station__identity", "key", "status")) == {
+        (chosen.identity, "MeterValueSampleInterval", "Accepted"),
+        (chosen.identity, "HeartbeatInterval", "Accepted"),
+    }
+    assert OutgoingCall.objects.filter(station=chosen, action="SetVariables").count() == 1
+    assert not OutgoingCall.objects.filter(station=left, action="ChangeConfiguration").exists()
+    shown = client.get(response["Location"]).content.decode()
+    assert "Finished" in shown and "2 Accepted" in shown and chosen.identity in shown

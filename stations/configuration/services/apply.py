@@ -1,5 +1,6 @@
-"""Apply a profile to many chargers at once: 1.6 ChangeConfiguration per key, 2.0.1 SetVariables in
-batches; every charger's answer for every key is kept."""
+"""Apply a profile to the chargers chosen, all at once: 1.6 ChangeConfiguration per key, 2.0.1
+SetVariables in batches; every charger's answer for every key is kept. The admin starts an application
+(running) and a Celery task sends it; the task runs inline when Celery is eager (no Redis)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from stations.configuration.models import (
+    ApplicationState,
     ApplyStatus,
     ConfigurationProfile,
     ProfileApplication,
@@ -113,24 +115,47 @@ async def _apply_one(
         return [KeyResult(key, value, ApplyStatus.ERROR, text) for key, value in entries]
 
 
-def profile_apply(
-    *, profile: ConfigurationProfile, stations: list[Station], requested_by: str = "", timeout: float = 30.0
+@transaction.atomic
+def _application_create(
+    profile: ConfigurationProfile, stations: list[Station], requested_by: str
 ) -> ProfileApplication:
-    """Send the profile's values to every charger at once and store each charger's answer per key."""
-    entries = [(entry.key, entry.value) for entry in profile.entries.all()]
-    started_at = timezone.now()
+    application = ProfileApplication.objects.create(
+        profile=profile, started_at=timezone.now(), requested_by=requested_by[:150]
+    )
+    application.stations.set(stations)
+    return application
+
+
+def profile_application_start(
+    *, profile: ConfigurationProfile, stations: list[Station], requested_by: str = ""
+) -> ProfileApplication:
+    """Record the application (running) for the chargers chosen, and have Celery send it after commit."""
+    from stations.configuration.tasks import profile_application_run_task  # tasks import this module
+
+    with transaction.atomic():
+        application = _application_create(profile, stations, requested_by)
+        transaction.on_commit(lambda: profile_application_run_task.delay(application_id=application.pk))
+    return application
+
+
+def profile_application_run(*, application: ProfileApplication, timeout: float = 30.0) -> ProfileApplication:
+    """Send the profile's values to every chosen charger at once and store each charger's answer per key;
+    an application no longer running (a redelivered task) is left as it is."""
+    if application.state != ApplicationState.RUNNING:
+        return application
+    entries = [(entry.key, entry.value) for entry in application.profile.entries.all()]
+    stations = list(application.stations.order_by("identity"))
+    by = application.requested_by
 
     async def apply_all() -> list[list[KeyResult]]:
-        return list(await asyncio.gather(*(_apply_one(s, entries, timeout, requested_by) for s in stations)))
+        return list(await asyncio.gather(*(_apply_one(s, entries, timeout, by) for s in stations)))
 
-    outcomes = async_to_sync(apply_all)() if stations and entries else []
+    try:
+        outcomes = async_to_sync(apply_all)() if stations and entries else []
+    except Exception as error:  # recorded, so the page does not say "running" for ever
+        _finish(application, ApplicationState.FAILED, (str(error) or type(error).__name__)[:300])
+        raise
     with transaction.atomic():
-        application = ProfileApplication.objects.create(
-            profile=profile,
-            started_at=started_at,
-            finished_at=timezone.now(),
-            requested_by=requested_by[:150],
-        )
         ProfileApplicationResult.objects.bulk_create(
             ProfileApplicationResult(
                 application=application,
@@ -143,4 +168,18 @@ def profile_apply(
             for station, results in zip(stations, outcomes, strict=True)
             for r in results
         )
+        _finish(application, ApplicationState.FINISHED)
     return application
+
+
+def _finish(application: ProfileApplication, state: ApplicationState, error: str = "") -> None:
+    application.state, application.error, application.finished_at = state, error, timezone.now()
+    application.save(update_fields=["state", "error", "finished_at"])
+
+
+def profile_apply(
+    *, profile: ConfigurationProfile, stations: list[Station], requested_by: str = "", timeout: float = 30.0
+) -> ProfileApplication:
+    """Apply the profile to the chargers now, in this process (the shell, tests); the admin starts one."""
+    application = _application_create(profile, stations, requested_by)
+    return profile_application_run(application=application, timeout=timeout)

@@ -56,6 +56,20 @@ def stations_for_profile(profile: ConfigurationProfile) -> QuerySet[Station]:
     return stations.select_related("site")
 
 
+def profiles_matching(
+    *, profiles: QuerySet[ConfigurationProfile], stations: list[Station]
+) -> list[tuple[ConfigurationProfile, list[Station]]]:
+    """Those of `profiles` matching any of the chargers, each with the chargers it matches."""
+    organizations = {s.site.organization_id for s in stations if s.site is not None}
+    by_pk = {s.pk: s for s in stations}
+    matching = []
+    for profile in profiles.filter(organization_id__in=organizations).prefetch_related("entries"):
+        chosen = set(stations_for_profile(profile).filter(pk__in=by_pk).values_list("pk", flat=True))
+        if chosen:
+            matching.append((profile, [s for s in stations if s.pk in chosen]))
+    return matching
+
+
 def drift_compare(
     *, profile: ConfigurationProfile, snapshot: ConfigurationSnapshot, protocol: str
 ) -> list[KeyDrift]:
