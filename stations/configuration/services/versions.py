@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import re
 
-try:  # packaging comes with pip and setuptools, but is not one of our declared dependencies
-    from packaging.version import InvalidVersion, Version
-except ImportError:  # pragma: no cover
-    Version = None  # type: ignore[assignment,misc]
-    InvalidVersion = ValueError  # type: ignore[assignment,misc]
+from packaging.version import InvalidVersion, Version
 
 _PARTS = re.compile(r"(\d+)|([A-Za-z]+)")
 
@@ -28,8 +24,6 @@ def version_compare(a: str, b: str) -> int:
     strings such as "V1.2.3-build45" or "R2023.11_b7" fall back to a natural order of their numbers
     and words."""
     try:
-        if Version is None:
-            raise InvalidVersion(a)
         left, right = Version(a), Version(b)
     except InvalidVersion:
         left_key, right_key = _natural_key(a), _natural_key(b)
