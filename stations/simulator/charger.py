@@ -130,6 +130,7 @@ class SimulatedCharger:
         self.registration = ""
         self.diagnostics_status = self.firmware_status = "Idle"
         self.firmware_version = FIRMWARE  # an update installs another (kept across reboots)
+        self.boot_reason = "PowerUp"  # of the next BootNotification (2.0.1; 1.6 has no reason)
         self.firmware_image: bytes | None = None
         self.local_list = LocalAuthList()  # kept across reconnections and resets, as in flash memory
         self.profiles = ProfileStore(  # likewise
@@ -301,7 +302,9 @@ class SimulatedCharger:
         self._boot_now.set()
 
     def boot_payload(self) -> dict[str, Any]:
-        return self.dialect.boot_payload(self.identity, firmware_version=self.firmware_version)
+        return self.dialect.boot_payload(
+            self.identity, firmware_version=self.firmware_version, reason=self.boot_reason
+        )
 
     def apply_boot(self, answer: dict[str, Any]) -> bool:
         """Take the CSMS's registration status and interval; tell whether the charger is accepted."""
@@ -310,6 +313,7 @@ class SimulatedCharger:
         self.log.info("boot %s, interval %s s", answer["status"], answer["interval"])
         if answer["status"] != "Accepted":
             return False
+        self.boot_reason = "PowerUp"  # the reboot's reason is told; later reconnections boot as before
         if answer["interval"] > 0:
             self.config.keys["HeartbeatInterval"].value = str(answer["interval"])
             self.interval_changed.set()

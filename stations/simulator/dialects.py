@@ -34,8 +34,10 @@ class Dialect16:
     call_handlers: dict[str, Handler] = HANDLERS_16  # answers to the CSMS's calls
     diagnostics_status_action = "DiagnosticsStatusNotification"
 
-    def boot_payload(self, identity: str, firmware_version: str = FIRMWARE) -> dict[str, Any]:
-        serial = serial_number(identity)
+    def boot_payload(
+        self, identity: str, firmware_version: str = FIRMWARE, reason: str = "PowerUp"
+    ) -> dict[str, Any]:
+        serial = serial_number(identity)  # 1.6's BootNotification has no reason
         return {
             "chargePointVendor": VENDOR,
             "chargePointModel": MODEL,
@@ -132,14 +134,16 @@ class Dialect201:
     def __init__(self) -> None:
         self.seq_no = itertools.count()
 
-    def boot_payload(self, identity: str, firmware_version: str = FIRMWARE) -> dict[str, Any]:
+    def boot_payload(
+        self, identity: str, firmware_version: str = FIRMWARE, reason: str = "PowerUp"
+    ) -> dict[str, Any]:
         station = {
             "serialNumber": serial_number(identity),
             "model": MODEL,
             "vendorName": VENDOR,
             "firmwareVersion": firmware_version,
         }
-        return {"reason": "PowerUp", "chargingStation": station}
+        return {"reason": reason, "chargingStation": station}
 
     def status_payload(self, connector_id: int, status: str) -> dict[str, Any] | None:
         if connector_id == 0:

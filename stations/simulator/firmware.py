@@ -87,6 +87,7 @@ async def install(
         return
     await _report(charger, "Installed", request_id)
     charger.firmware_version, charger.firmware_status = version, "Idle"
+    charger.boot_reason = "FirmwareUpdate"
     await charger.reset("Soft")  # reboot: reconnect and boot with the new version
 
 
