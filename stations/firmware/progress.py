@@ -8,6 +8,9 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
+from stations.alerts.domain import AlertKind
+from stations.alerts.services import alert_clear, alert_raise
+from stations.firmware.advance import firmware_campaign_advance_soon
 from stations.firmware.domain import (
     ACTIVE,
     CHARGER_FAILURES,
@@ -38,15 +41,10 @@ def update_fail(update: FirmwareUpdate, *, error: str, now: datetime) -> Firmwar
 
 
 def _alert_failed(update_id: int) -> None:
-    """Raise an alert for a failed update when the alerts app offers it (it is optional here)."""
-    try:
-        from stations.alerts.services import alert_raise  # type: ignore[attr-defined]
-    except ImportError:
-        return
     update = FirmwareUpdate.objects.select_related("campaign__firmware", "station").get(pk=update_id)
     try:
         alert_raise(
-            kind="firmware_failed",
+            kind=AlertKind.FIRMWARE_FAILED,
             key=_alert_key(update.station_id),
             summary=f"{update.station.identity}: firmware {update.campaign.firmware.version} not installed",
             evidence={
@@ -65,15 +63,20 @@ def _alert_key(station_id: int) -> str:
 
 
 def _alert_cleared(station_id: int, version: str) -> None:
-    """Close the charger's failed-update alert once an update succeeds (when the alerts app offers it)."""
-    try:
-        from stations.alerts.services import alert_clear  # type: ignore[attr-defined]
-    except ImportError:
-        return
+    """Close the charger's failed-update alert once an update succeeds."""
     try:
         alert_clear(key=_alert_key(station_id), reason=f"Firmware {version} installed.")
     except Exception:
         logger.exception("firmware alert of station %s not cleared", station_id)
+
+
+def _ended(update: FirmwareUpdate | None) -> FirmwareUpdate | None:
+    """An update that no longer holds a slot (succeeded, failed, or waiting for a retry) lets the campaign
+    start its next charger now rather than at the periodic job's next run."""
+    if update is not None and update.status not in ACTIVE:
+        campaign_id = update.campaign_id
+        transaction.on_commit(lambda: firmware_campaign_advance_soon(campaign_id))
+    return update
 
 
 def _active_update(station_id: int, request_id: int | None) -> FirmwareUpdate | None:
@@ -92,6 +95,12 @@ def firmware_status_record(
     *, station_id: int, status: ChargerFirmwareStatus | None, request_id: int | None = None
 ) -> FirmwareUpdate | None:
     """Follow the charger's report on the update it runs: progress, installed, or a failure."""
+    return _ended(_status_record(station_id, status, request_id))
+
+
+def _status_record(
+    station_id: int, status: ChargerFirmwareStatus | None, request_id: int | None
+) -> FirmwareUpdate | None:
     update = _active_update(station_id, request_id)
     if update is None or status is None:
         return None
@@ -119,6 +128,10 @@ def firmware_status_record(
 @transaction.atomic
 def firmware_boot_record(*, station_id: int, firmware_version: str) -> FirmwareUpdate | None:
     """A boot during an update: the campaign's version confirms it; another one after Installed fails it."""
+    return _ended(_boot_record(station_id, firmware_version))
+
+
+def _boot_record(station_id: int, firmware_version: str) -> FirmwareUpdate | None:
     update = _active_update(station_id, None)
     if update is None:
         return None
@@ -140,4 +153,6 @@ def _succeed(update: FirmwareUpdate, *, version: str, now: datetime) -> Firmware
     update.save(
         update_fields=["status", "reported_version", "finished_at", "download_token_hash", "last_error"]
     )
+    station_id = update.station_id
+    transaction.on_commit(lambda: _alert_cleared(station_id, version))
     return update

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from stations.exceptions import StationError, StationOffline
+from stations.firmware.advance import firmware_campaign_advance_soon
 from stations.firmware.domain import ACTIVE, CampaignStatus, UpdateStatus
 from stations.firmware.exceptions import FirmwareError
 from stations.firmware.models import FirmwareCampaign, FirmwareFile, FirmwareUpdate
@@ -88,7 +89,14 @@ def firmware_campaign_start(*, campaign: FirmwareCampaign) -> FirmwareCampaign:
     )
     campaign.status, campaign.started_at = CampaignStatus.RUNNING, timezone.now()
     campaign.save(update_fields=["status", "started_at"])
+    _advance_on_commit(campaign)
     return campaign
+
+
+def _advance_on_commit(campaign: FirmwareCampaign) -> None:
+    """Start the first chargers now rather than at the periodic job's next run."""
+    campaign_id = campaign.pk
+    transaction.on_commit(lambda: firmware_campaign_advance_soon(campaign_id))
 
 
 def _transition(
@@ -110,7 +118,9 @@ def firmware_campaign_pause(*, campaign: FirmwareCampaign) -> FirmwareCampaign:
 
 @transaction.atomic
 def firmware_campaign_resume(*, campaign: FirmwareCampaign) -> FirmwareCampaign:
-    return _transition(campaign, (CampaignStatus.PAUSED,), CampaignStatus.RUNNING)
+    campaign = _transition(campaign, (CampaignStatus.PAUSED,), CampaignStatus.RUNNING)
+    _advance_on_commit(campaign)
+    return campaign
 
 
 @transaction.atomic
@@ -143,10 +153,12 @@ def firmware_campaign_retry_failed(*, campaign: FirmwareCampaign) -> int:
     if retried and campaign.status == CampaignStatus.DONE:
         campaign.status, campaign.finished_at = CampaignStatus.RUNNING, None
         campaign.save(update_fields=["status", "finished_at"])
+    if retried:
+        _advance_on_commit(campaign)
     return retried
 
 
-# --- the periodic job --------------------------------------------------------------------------------
+# --- the periodic job, and the runs of one campaign in between (advance.py) -----------------------------
 def firmware_campaigns_advance(*, now: datetime | None = None) -> int:
     """Move every campaign with work along; return how many updates were started."""
     campaigns = FirmwareCampaign.objects.filter(

@@ -1,10 +1,17 @@
-"""Simulated chargers updating their firmware over the live gateway, with the campaign job run by hand."""
+"""Simulated chargers updating their firmware over the live gateway, with the campaign job run by hand or
+left to the gateway (and a Celery worker)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +21,11 @@ from django.core.files.base import ContentFile
 from accounts.models import Organization
 from stations.firmware.models import FirmwareCampaign, FirmwareFile, FirmwareUpdate
 from stations.firmware.services import firmware_campaigns_advance, firmware_file_record
-from stations.models import Station
+from stations.models import Frame, Station
 from stations.simulator import firmware as simulated_firmware
 from stations.simulator.charger import ChargerOptions, SimulatedCharger
 from stations.simulator.drivers import TagPool
-from tests.conftest import LiveGateway
+from tests.conftest import LiveGateway, child_env
 from tests.factories import STATION_PASSWORD, SiteFactory, StationFactory
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -86,9 +93,11 @@ async def drive(
     until: Callable[[], bool],
     timeout_s: float = 40.0,
     steps: list[Callable[[], Any]] | None = None,
+    job: Callable[[], Any] | None = firmware_campaigns_advance,
 ) -> tuple[dict[str, SimulatedCharger], list[int]]:
-    """Run the chargers and the campaign job (every 0.1 s) until `until()`; between runs, carry out each
-    of `steps` in turn once it returns something truthy. Return the chargers and the active counts seen."""
+    """Run the chargers and the campaign `job` (every 0.1 s; None: the gateway's own runs only) until
+    `until()`; between runs, carry out each of `steps` in turn once it returns something truthy. Return
+    the chargers and the active counts seen."""
     chargers = {
         identity: SimulatedCharger(
             identity,
@@ -112,7 +121,8 @@ async def drive(
             await asyncio.sleep(0.05)
         deadline = time.monotonic() + timeout_s
         while True:
-            await in_thread(firmware_campaigns_advance)
+            if job is not None:
+                await in_thread(job)
             seen.append(await in_thread(lambda: active_count(campaign_id)))
             while pending_steps and await in_thread(pending_steps[0]):
                 pending_steps.pop(0)
@@ -126,3 +136,73 @@ async def drive(
             charger.halt()
         await asyncio.gather(*tasks)
     return chargers, seen
+
+
+def boot_reasons(identity: str) -> list[str | None]:
+    """The reason of each BootNotification the charger sent (1.6 has none)."""
+    frames = Frame.objects.filter(identity=identity, action="BootNotification", message_type=2)
+    return [json.loads(frame.text)[3].get("reason") for frame in frames.order_by("pk")]
+
+
+@contextmanager
+def image_server(image: bytes) -> Iterator[str]:
+    """Serve `image` over HTTP from this process (an image elsewhere than the CSMS); its URL."""
+
+    class Image(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802  (http.server's name)
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(image)))
+            self.end_headers()
+            self.wfile.write(image)
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Image)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/vac22.bin"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class CeleryWorker:
+    """A real Celery worker (solo pool) on the test database, logging to var/test-celery-<name>.log."""
+
+    def __init__(self, name: str, **env: str) -> None:
+        self.log = ROOT / "var" / f"test-celery-{name}.log"
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                *("-m", "celery", "-A", "csms", "worker", "-P", "solo", "-l", "INFO"),
+                *("--without-gossip", "--without-mingle", "--without-heartbeat"),
+            ],
+            cwd=ROOT,
+            env=child_env(**env),
+            stdout=self.log.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+
+    def ready(self) -> bool:
+        """Whether it has started consuming tasks (its log says "ready")."""
+        if self.process.poll() is not None:
+            raise RuntimeError(f"the Celery worker exited:\n{self.log.read_text()[-3000:]}")
+        return b" ready." in self.log.read_bytes()
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+@contextmanager
+def celery_worker(name: str, **env: str) -> Iterator[CeleryWorker]:
+    worker = CeleryWorker(name, **env)
+    try:
+        yield worker
+    finally:
+        worker.stop()
