@@ -38,7 +38,7 @@ from tests.firmware.live import (
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
-RIGHT_AFTER = timedelta(seconds=2)  # the periodic job would take up to 30 s; none runs here anyway
+RIGHT_AFTER = timedelta(seconds=5)  # the periodic job would take up to 30 s; none runs here anyway
 
 
 @pytest.fixture(autouse=True)
