@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from channels.db import database_sync_to_async
+from channels.db import aclose_old_connections, database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
@@ -22,6 +23,18 @@ from tests.communicators import connected_charger
 from tests.factories import IdTokenFactory, MembershipFactory, SiteFactory, StationFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+async def consumer_connections_closed() -> AsyncIterator[None]:
+    """Close the connection the dashboard's session and user lookups opened, as daphne would have.
+
+    channels' WebsocketCommunicator turns database_sync_to_async's close_old_connections into a no-op
+    while it waits on the application (channels/testing/application.py), so the connection stays open
+    in the thread-sensitive executor; after a test whose last database work is a refused handshake,
+    PostgreSQL then refuses to drop the test database ("being accessed by other users")."""
+    yield
+    await aclose_old_connections()  # in that executor's thread, with the real close_old_connections
 
 
 def session_cookie(user: User | None) -> bytes:
