@@ -16,6 +16,7 @@ from stations.models import OutgoingCall, Station
 from stations.ocpp.commands import station_call
 from tests.conftest import ROOT, child_env, redis_test_url
 from tests.factories import STATION_PASSWORD, StationFactory
+from tests.simulator_live import point_at_redis, wait_until
 
 pytestmark = [pytest.mark.live, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
@@ -23,13 +24,7 @@ pytestmark = [pytest.mark.live, pytest.mark.redis, pytest.mark.django_db(transac
 @pytest.fixture
 def redis_layer(settings):
     redis.Redis.from_url(redis_test_url()).flushdb()
-    settings.CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [redis_test_url()]},
-        }
-    }
-    settings.REDIS_URL = redis_test_url()
+    point_at_redis(settings, redis_test_url())
 
 
 @pytest.fixture
@@ -40,15 +35,6 @@ def gateway_a(gateways, redis_layer):
 @pytest.fixture
 def gateway_b(gateways, redis_layer):
     return gateways("redis-b", REDIS_URL=redis_test_url())
-
-
-def wait_until(predicate, timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_a_command_from_this_process_reaches_a_charger_held_by_another_daphne(gateway_a, gateway_b):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 from channels.db import database_sync_to_async
@@ -14,6 +13,7 @@ from stations.models import Station
 from stations.ocpp.consumer import _handshake_slots
 from tests.communicators import charger_communicator, connected_charger
 from tests.factories import STATION_PASSWORD, StationFactory
+from tests.simulator_live import wait_until
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
@@ -101,10 +101,7 @@ def test_a_second_connection_replaces_the_first_cleanly(gateway):
     station.refresh_from_db()
     assert station.is_online, "closing the replaced socket must not mark the charger offline"
     second.close()
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and Station.objects.get(pk=station.pk).is_online:
-        time.sleep(0.05)
-    assert not Station.objects.get(pk=station.pk).is_online
+    assert wait_until(lambda: not Station.objects.get(pk=station.pk).is_online, 5)
 
 
 @pytest.mark.django_db(transaction=True)
