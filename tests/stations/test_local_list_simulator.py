@@ -4,13 +4,12 @@ over the live gateway, for 1.6 and 2.0.1."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from channels.db import database_sync_to_async
 from django.utils import timezone
 
 from accounts.domain import AuthorizationStatus
@@ -19,55 +18,22 @@ from stations.domain import AccessPolicy, LocalListEntryData
 from stations.models import AccessRule, Frame, LocalListEntry, Station
 from stations.ocpp.adapters import ADAPTERS
 from stations.services.local_list import local_list_sync, local_list_version_get, local_lists_sync
-from stations.simulator.charger import ChargerOptions, SimulatedCharger
-from stations.simulator.drivers import TagPool
-from stations.simulator.link import Socket
-from tests.factories import STATION_PASSWORD, IdTokenFactory, SiteFactory, StationFactory
-from tests.stations.test_simulator import FakeCsms, FakeSocket, result
+from stations.simulator.charger import SimulatedCharger
+from tests.factories import IdTokenFactory, SiteFactory, StationFactory
+from tests.simulator_live import charger_online, eventually_in_db, in_db, use_redis
+from tests.stations.test_simulator import FakeCsms, on_fake_csms, result
 
 SUBPROTOCOL = {"1.6": "ocpp1.6", "2.0.1": "ocpp2.0.1"}
 EXPIRY = (timezone.now() + timedelta(days=30)).replace(microsecond=0)
 
 
-class VersionedCsms(FakeCsms):
-    """The fake CSMS on a socket that negotiated the charger's version."""
-
-    def __init__(self, subprotocol: str) -> None:
-        super().__init__()
-        self.subprotocol = subprotocol
-
-    @asynccontextmanager
-    async def _open(self) -> AsyncIterator[Socket]:
-        self.connections += 1
-        self.socket = FakeSocket(self)
-        self.socket.subprotocol = self.subprotocol
-        yield self.socket
-
-
 @asynccontextmanager
-async def simulated(ocpp: str) -> AsyncIterator[tuple[VersionedCsms, SimulatedCharger]]:
-    csms = VersionedCsms(SUBPROTOCOL[ocpp])
-    charger = SimulatedCharger(
-        "SIM-LL",
-        ChargerOptions(
-            url="ws://fake",
-            password="unused-password-0001",
-            strict=True,  # the CSMS's calls and the charger's answers are checked against the schemas
-            ocpp=ocpp,
-            session_every_s=1000.0,
-            session_length_s=1000.0,
-        ),
-        tags=TagPool([]),
-        opener=csms.opener,
-    )
-    task = asyncio.create_task(charger.run())
-    try:
-        await asyncio.wait_for(charger.online.wait(), 10)
+async def simulated(ocpp: str) -> AsyncIterator[tuple[FakeCsms, SimulatedCharger]]:
+    """A charger of this version on the fake CSMS; the CSMS's calls and the charger's answers are checked
+    against the schemas. It meters at the charger's default of 60 s unless a test sets another interval."""
+    csms = FakeCsms(subprotocol=SUBPROTOCOL[ocpp])
+    async with on_fake_csms(csms, "SIM-LL", ocpp, meter_interval_s=60) as charger:
         yield csms, charger
-    finally:
-        charger.halt()
-        await asyncio.wait_for(task, 10)
-    assert charger.stats.protocol_errors == []
 
 
 def send_list(
@@ -161,50 +127,23 @@ def change_residents(identity: str) -> None:
 @pytest.mark.redis
 @pytest.mark.django_db(transaction=True)
 def test_the_csms_keeps_simulated_chargers_lists_in_step_over_the_live_gateway(gateways, settings):
-    from tests.conftest import redis_test_url
-
-    url = redis_test_url()
-    gateway = gateways("simulator-redis", REDIS_URL=url)
-    settings.REDIS_URL = url
-    settings.CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [url]}}
-    }
+    url = use_redis(gateways, settings)
     stations = {ocpp: residents_home(f"SIM-LL-{n}") for n, ocpp in enumerate(["1.6", "2.0.1"], start=1)}
 
-    def in_thread(run: Callable[[], Any]) -> Any:
-        return database_sync_to_async(run, thread_sensitive=False)()
-
     async def scenario() -> tuple[list[Any], dict[str, SimulatedCharger]]:
-        chargers = {
-            ocpp: SimulatedCharger(
-                station.identity,
-                ChargerOptions(
-                    url=gateway.url, password=STATION_PASSWORD, session_every_s=1000.0, strict=True, ocpp=ocpp
-                ),
-                tags=TagPool([]),
-            )
-            for ocpp, station in stations.items()
-        }
-        tasks = [asyncio.create_task(charger.run()) for charger in chargers.values()]
         outcomes: list[Any] = []
-        try:
-            for charger in chargers.values():
-                await asyncio.wait_for(charger.online.wait(), 10)
-            online = Station.objects.filter(is_online=True).count
-            for _ in range(100):
-                if await in_thread(online) == 2:
-                    break
-                await asyncio.sleep(0.05)
-            outcomes.append(await in_thread(local_lists_sync))  # the periodic sweep
+        async with AsyncExitStack() as online:
+            chargers = {
+                ocpp: await online.enter_async_context(charger_online(station.identity, url, ocpp))
+                for ocpp, station in stations.items()
+            }
+            assert await eventually_in_db(lambda: Station.objects.filter(is_online=True).count() == 2, 5)
+            outcomes.append(await in_db(local_lists_sync))  # the periodic sweep
             for station in stations.values():
-                await in_thread(lambda station=station: change_residents(station.identity))
+                await in_db(lambda station=station: change_residents(station.identity))
                 fresh = lambda station=station: Station.objects.get(pk=station.pk)  # noqa: E731
-                outcomes.append(await in_thread(lambda fresh=fresh: local_list_sync(fresh())))
-                outcomes.append(await in_thread(lambda fresh=fresh: local_list_version_get(fresh())))
-        finally:
-            for charger in chargers.values():
-                charger.halt()
-            await asyncio.gather(*tasks)
+                outcomes.append(await in_db(lambda fresh=fresh: local_list_sync(fresh())))
+                outcomes.append(await in_db(lambda fresh=fresh: local_list_version_get(fresh())))
         return outcomes, chargers
 
     outcomes, chargers = asyncio.run(scenario())

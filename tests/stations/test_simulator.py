@@ -13,21 +13,28 @@ from typing import Any
 import pytest
 
 from stations.models import ChargingSession, Connector, Frame, MeterSample, Station
-from stations.simulator.charger import ChargerOptions, SimulatedCharger
-from stations.simulator.drivers import Stats, TagPool
-from stations.simulator.fleet import FleetOptions, fleet_run
+from stations.simulator.charger import SimulatedCharger
+from stations.simulator.drivers import Stats
+from stations.simulator.fleet import fleet_run
 from stations.simulator.link import Socket
-from tests.factories import STATION_PASSWORD, IdTokenFactory, StationFactory
+from tests.factories import IdTokenFactory, StationFactory
+from tests.simulator_live import (
+    charger_online,
+    eventually,
+    short_fleet,
+    station_send,
+    use_redis,
+    wait_until,
+)
 
 CLOSED = "<closed>"
 
 
 # --- a fake CSMS on the other end of a fake socket ---------------------------------------------------
 class FakeSocket:
-    subprotocol = "ocpp1.6"
-
     def __init__(self, csms: FakeCsms) -> None:
         self.csms = csms
+        self.subprotocol = csms.subprotocol  # as negotiated in the handshake
         self.inbox: asyncio.Queue[str] = asyncio.Queue()
 
     async def send(self, message: str) -> None:
@@ -58,7 +65,13 @@ class FakeSocket:
 class FakeCsms:
     """Answers the charger's calls like a permissive CSMS and sends calls of its own."""
 
-    def __init__(self, boot_statuses: tuple[str, ...] = ("Accepted",), interval_s: int = 300) -> None:
+    def __init__(
+        self,
+        boot_statuses: tuple[str, ...] = ("Accepted",),
+        interval_s: int = 300,
+        subprotocol: str = "ocpp1.6",
+    ) -> None:
+        self.subprotocol = subprotocol
         self.boot_statuses = list(boot_statuses)
         self.interval_s = interval_s
         self.frames: list[list[Any]] = []  # everything the charger sent, in order
@@ -112,34 +125,22 @@ class FakeCsms:
         return next(i for i, frame in enumerate(self.frames) if predicate(frame))
 
 
-async def eventually(condition: Callable[[], Any], timeout_s: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
+@asynccontextmanager
+async def on_fake_csms(
+    csms: FakeCsms, identity: str, ocpp: str = "1.6", **options: Any
+) -> AsyncIterator[SimulatedCharger]:
+    """A strict simulated charger connected to `csms` (see charger_online); the block must end without a
+    protocol error on the charger's side."""
+    async with charger_online(identity, "ws://fake", ocpp, opener=csms.opener, **options) as charger:
+        yield charger
+    assert charger.stats.protocol_errors == []
 
 
 @asynccontextmanager
-async def running(csms: FakeCsms, **options: Any) -> AsyncIterator[SimulatedCharger]:
-    defaults: dict[str, Any] = {"session_every_s": 1000.0, "session_length_s": 1000.0, "meter_interval_s": 1}
-    charger = SimulatedCharger(
-        "SIM-001",
-        ChargerOptions(
-            url="ws://fake", password="unused-password-0001", strict=True, **{**defaults, **options}
-        ),
-        tags=TagPool(["LOCAL-TAG"]),
-        opener=csms.opener,
-    )
-    task = asyncio.create_task(charger.run())
-    try:
-        await asyncio.wait_for(charger.online.wait(), 10)
+async def running(csms: FakeCsms) -> AsyncIterator[SimulatedCharger]:
+    async with on_fake_csms(csms, "SIM-001", tags=["LOCAL-TAG"]) as charger:
         await eventually(lambda: len(csms.sent("StatusNotification")) == 3)  # connector 0, 1 and 2
         yield charger
-    finally:
-        charger.halt()
-        await asyncio.wait_for(task, 10)
-    assert charger.stats.protocol_errors == []
 
 
 def result(frame: list[Any]) -> dict[str, Any]:
@@ -348,31 +349,15 @@ def test_a_simulated_charger_boots_charges_and_is_stored_by_the_live_gateway(gat
     station = StationFactory(identity="SIM-001")
     IdTokenFactory(id_tag="DEMO-TAG-1")
     IdTokenFactory(id_tag="DEMO-TAG-2")
-    options = FleetOptions(
-        chargers=1,
-        charger=ChargerOptions(
-            url=gateway.url,
-            password=STATION_PASSWORD,
-            connectors=2,
-            session_every_s=1.0,
-            session_length_s=3.0,
-            meter_interval_s=1,
-            strict=True,
-        ),
-        duration_s=9.0,
-        seed=1,
-    )
-    stats = asyncio.run(fleet_run(options))
+    stats = asyncio.run(fleet_run(short_fleet(gateway.url)))
 
     assert stats.protocol_errors == [] and stats.call_errors == 0
     assert stats.boots == 1 and stats.heartbeats >= 2
     station.refresh_from_db()
     assert (station.vendor, station.model, station.firmware_version) == ("CSMS-Sim", "Virtual AC 22", "1.0.0")
     assert station.serial_number.startswith("VAC22-")
-    deadline = time.monotonic() + 5  # the gateway handles the close after the simulator has returned
-    while Station.objects.filter(pk=station.pk, is_online=True).exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not Station.objects.get(pk=station.pk).is_online
+    # the gateway handles the close after the simulator has returned
+    assert wait_until(lambda: not Station.objects.get(pk=station.pk).is_online, 5)
     assert set(Connector.objects.filter(station=station).values_list("evse_id", flat=True)) == {1, 2}
     assert set(Connector.objects.filter(station=station).values_list("status", flat=True)) == {"available"}
     sessions = ChargingSession.objects.filter(station=station)
@@ -396,51 +381,20 @@ def test_a_simulated_charger_boots_charges_and_is_stored_by_the_live_gateway(gat
 @pytest.mark.redis
 @pytest.mark.django_db(transaction=True)
 def test_a_remote_start_through_the_csms_is_accepted_and_charges(gateways, settings):
-    from tests.conftest import redis_test_url
-
-    url = redis_test_url()
-    gateway = gateways("simulator-redis", REDIS_URL=url)
-    settings.REDIS_URL = url
-    settings.CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [url]}}
-    }
+    url = use_redis(gateways, settings)
     StationFactory(identity="SIM-001")
     IdTokenFactory(id_tag="REMOTE-TAG")
 
     async def scenario() -> tuple[dict[str, Any], dict[str, Any], Stats]:
-        from stations.ocpp.commands import station_call_async
-
-        charger = SimulatedCharger(
-            "SIM-001",
-            ChargerOptions(
-                url=gateway.url,
-                password=STATION_PASSWORD,
-                session_every_s=1000.0,
-                meter_interval_s=1,
-                strict=True,
-            ),
-            tags=TagPool([]),
-        )
-        task = asyncio.create_task(charger.run())
-        await asyncio.wait_for(charger.online.wait(), 10)
-        start = await station_call_async(
-            identity="SIM-001",
-            action="RemoteStartTransaction",
-            payload={"connectorId": 1, "idTag": "REMOTE-TAG"},
-            timeout=10,
-        )
-        await eventually(lambda: charger.connectors[1].status == "Charging")
-        transaction_id = charger.connectors[1].transaction_id
-        await asyncio.sleep(2.5)
-        stop = await station_call_async(
-            identity="SIM-001",
-            action="RemoteStopTransaction",
-            payload={"transactionId": transaction_id},
-            timeout=10,
-        )
-        await eventually(lambda: charger.connectors[1].status == "Available", timeout_s=8)
-        charger.halt()
-        await task
+        async with charger_online("SIM-001", url) as charger:
+            start = await station_send(
+                "SIM-001", "RemoteStartTransaction", {"connectorId": 1, "idTag": "REMOTE-TAG"}
+            )
+            await eventually(lambda: charger.connectors[1].status == "Charging")
+            transaction_id = charger.connectors[1].transaction_id
+            await asyncio.sleep(2.5)
+            stop = await station_send("SIM-001", "RemoteStopTransaction", {"transactionId": transaction_id})
+            await eventually(lambda: charger.connectors[1].status == "Available", timeout_s=8)
         return start, stop, charger.stats
 
     start, stop, stats = asyncio.run(scenario())

@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
 from typing import Any
 
 import pytest
 
 from stations.models import ChargingSession, DeviceVariable, Frame, Station, StatusChange
-from stations.simulator.charger import ChargerOptions, SimulatedCharger
-from stations.simulator.drivers import Stats, TagPool
-from stations.simulator.fleet import FleetOptions, fleet_run
-from tests.factories import STATION_PASSWORD, IdTokenFactory, StationFactory
-from tests.stations.test_simulator import eventually
+from stations.simulator.drivers import Stats
+from stations.simulator.fleet import fleet_run
+from tests.factories import IdTokenFactory, StationFactory
+from tests.simulator_live import (
+    charger_online,
+    eventually,
+    eventually_in_db,
+    short_fleet,
+    station_send,
+    use_redis,
+)
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
@@ -23,21 +30,11 @@ def test_a_mixed_fleet_charges_and_both_versions_end_in_the_same_sessions(gatewa
     old, new = StationFactory(identity="SIM-001"), StationFactory(identity="SIM-002")
     for tag in ("DEMO-TAG-1", "DEMO-TAG-2", "DEMO-TAG-3", "DEMO-TAG-4"):
         IdTokenFactory(id_tag=tag)
-    options = FleetOptions(
+    options = short_fleet(
+        gateway.url,
         chargers=2,
         versions=("1.6", "2.0.1"),
         id_tags=("DEMO-TAG-1", "DEMO-TAG-2", "DEMO-TAG-3", "DEMO-TAG-4"),
-        charger=ChargerOptions(
-            url=gateway.url,
-            password=STATION_PASSWORD,
-            connectors=2,
-            session_every_s=1.0,
-            session_length_s=3.0,
-            meter_interval_s=1,
-            strict=True,
-        ),
-        duration_s=9.0,
-        seed=1,
     )
     stats = asyncio.run(fleet_run(options))
 
@@ -63,64 +60,36 @@ def test_a_mixed_fleet_charges_and_both_versions_end_in_the_same_sessions(gatewa
 
 @pytest.mark.redis
 def test_a_201_charger_obeys_the_csms_request_messages_and_reports_its_device_model(gateways, settings):
-    from tests.conftest import redis_test_url
-
-    url = redis_test_url()
-    gateway = gateways("simulator-redis", REDIS_URL=url)
-    settings.REDIS_URL = url
-    settings.CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [url]}}
-    }
+    url = use_redis(gateways, settings)
     StationFactory(identity="SIM-201")
     IdTokenFactory(id_tag="REMOTE-TAG")
 
     async def scenario() -> tuple[list[dict[str, Any]], Stats]:
-        from stations.ocpp.commands import station_call_async
-
-        charger = SimulatedCharger(
-            "SIM-201",
-            ChargerOptions(
-                url=gateway.url,
-                password=STATION_PASSWORD,
-                session_every_s=1000.0,
-                meter_interval_s=1,
-                strict=True,
-                ocpp="2.0.1",
-            ),
-            tags=TagPool([]),
-        )
-        task = asyncio.create_task(charger.run())
-        await asyncio.wait_for(charger.online.wait(), 10)
-
-        async def send(action: str, payload: dict[str, Any]) -> dict[str, Any]:
-            return await station_call_async(identity="SIM-201", action=action, payload=payload, timeout=10)
-
-        answers = [
-            await send(
-                "RequestStartTransaction",
-                {"idToken": {"idToken": "REMOTE-TAG", "type": "Central"}, "remoteStartId": 7, "evseId": 1},
+        async with charger_online("SIM-201", url, "2.0.1") as charger:
+            send = functools.partial(station_send, "SIM-201")
+            token = {"idToken": "REMOTE-TAG", "type": "Central"}
+            start = {"idToken": token, "remoteStartId": 7, "evseId": 1}
+            answers = [await send("RequestStartTransaction", start)]
+            await eventually(lambda: charger.connectors[1].status == "Charging")
+            await asyncio.sleep(2.5)
+            answers.append(
+                await send("RequestStopTransaction", {"transactionId": charger.connectors[1].transaction_id})
             )
-        ]
-        await eventually(lambda: charger.connectors[1].status == "Charging")
-        await asyncio.sleep(2.5)
-        answers.append(
-            await send("RequestStopTransaction", {"transactionId": charger.connectors[1].transaction_id})
-        )
-        await eventually(lambda: charger.connectors[1].status == "Available", timeout_s=8)
-        variable = {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}}
-        answers.append(
-            await send("SetVariables", {"setVariableData": [{**variable, "attributeValue": "120"}]})
-        )
-        sampling = {"component": {"name": "SampledDataCtrlr"}, "variable": {"name": "TxUpdatedInterval"}}
-        answers.append(await send("SetVariables", {"setVariableData": [{**sampling, "attributeValue": "2"}]}))
-        assert charger.config.get("MeterValueSampleInterval") == "2"  # the 1.6 key it replaced
-        answers.append(await send("GetBaseReport", {"requestId": 3, "reportBase": "FullInventory"}))
-        for _ in range(100):  # the NotifyReport follows the answer
-            if await DeviceVariable.objects.filter(station__identity="SIM-201").acount() > 20:
-                break
-            await asyncio.sleep(0.05)
-        charger.halt()
-        await task
+            await eventually(lambda: charger.connectors[1].status == "Available", timeout_s=8)
+            variable = {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}}
+            answers.append(
+                await send("SetVariables", {"setVariableData": [{**variable, "attributeValue": "120"}]})
+            )
+            sampling = {"component": {"name": "SampledDataCtrlr"}, "variable": {"name": "TxUpdatedInterval"}}
+            answers.append(
+                await send("SetVariables", {"setVariableData": [{**sampling, "attributeValue": "2"}]})
+            )
+            assert charger.config.get("MeterValueSampleInterval") == "2"  # the 1.6 key it replaced
+            answers.append(await send("GetBaseReport", {"requestId": 3, "reportBase": "FullInventory"}))
+            reported = DeviceVariable.objects.filter(station__identity="SIM-201")
+            assert await eventually_in_db(lambda: reported.count() > 20, 5), (
+                "the NotifyReport follows the answer"
+            )
         return answers, charger.stats
 
     (start, stop, set_variables, set_sampling, report), stats = asyncio.run(scenario())

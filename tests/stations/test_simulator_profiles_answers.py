@@ -11,8 +11,9 @@ import pytest
 
 from stations.simulator.charger import SimulatedCharger
 from stations.simulator.connector import CHARGING_STATES
+from tests.simulator_live import eventually
 from tests.stations.test_local_list_simulator import simulated
-from tests.stations.test_simulator import FakeCsms, eventually, result
+from tests.stations.test_simulator import FakeCsms, result
 
 
 def tx_profile(ocpp: str, profile_id: int, limit_a: float, transaction_id: Any = None) -> dict[str, Any]:

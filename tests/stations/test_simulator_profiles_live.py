@@ -16,8 +16,7 @@ from django.utils import timezone
 
 from stations.models import ChargingSession, Frame, MeterSample, StatusChange
 from tests.factories import IdTokenFactory, StationFactory
-from tests.simulator_live import charger_online, in_db, station_send, use_redis
-from tests.stations.test_simulator import eventually
+from tests.simulator_live import charger_online, eventually, eventually_in_db, station_send, use_redis
 from tests.stations.test_simulator_profiles_answers import (
     composite,
     composite_periods,
@@ -63,12 +62,14 @@ def powers_after(identity: str, since: datetime, evse_id: int | None = None) -> 
 
 async def wait_for_powers(identity: str, since: datetime, count: int = 2) -> list[Decimal]:
     """The first `count` Power.Active.Import values the CSMS stores from samples taken after `since`."""
-    for _ in range(150):
-        powers = await in_db(lambda: powers_after(identity, since))
-        if len(powers) >= count:
-            return powers
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"fewer than {count} samples since {since}")
+
+    def enough() -> list[Decimal]:
+        powers = powers_after(identity, since)
+        return powers if len(powers) >= count else []
+
+    powers = await eventually_in_db(enough, 7.5)
+    assert powers, f"fewer than {count} samples since {since}"
+    return powers
 
 
 @pytest.mark.parametrize("ocpp", ["1.6", "2.0.1"])
@@ -161,12 +162,12 @@ def test_a_charger_maximum_keeps_both_connectors_together_under_it(ocpp, gateway
                 lambda: all(c.status == "Charging" for c in charger.connectors.values()), timeout_s=8
             )
             since = timezone.now()
-            per_evse: list[list[Decimal]] = [[], []]
-            for _ in range(150):  # three samples from each connector
-                per_evse = [await in_db(lambda n=n: powers_after(identity, since, n)) for n in (1, 2)]
-                if min(len(p) for p in per_evse) >= 3:
-                    break
-                await asyncio.sleep(0.05)
+
+            def three_each() -> list[list[Decimal]]:
+                per_evse = [powers_after(identity, since, n) for n in (1, 2)]
+                return per_evse if min(len(p) for p in per_evse) >= 3 else []
+
+            per_evse = await eventually_in_db(three_each, 7.5)
             schedule = await send(*composite(ocpp, 0, "W"))
             for connector in charger.connectors.values():
                 connector.request_stop("Local")
@@ -178,7 +179,7 @@ def test_a_charger_maximum_keeps_both_connectors_together_under_it(ocpp, gateway
     answer, schedule, per_evse, protocol_errors = asyncio.run(scenario())
     assert answer == {"status": "Accepted"} and protocol_errors == []
     assert composite_periods(ocpp, schedule) == [{"startPeriod": 0, "limit": limit_w, "numberPhases": 3}]
-    assert all(len(powers) >= 3 for powers in per_evse)
+    assert per_evse and all(len(powers) >= 3 for powers in per_evse), "three samples from each connector"
     # Samples of both connectors taken in the same second, paired in order: never more than the maximum.
     for first, second in zip(per_evse[0], per_evse[1], strict=False):
         assert 0 < first and 0 < second and first + second <= Decimal(limit_w)
