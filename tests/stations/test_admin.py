@@ -599,17 +599,17 @@ def test_a_command_without_a_builder_for_the_chargers_version_is_reported_not_se
     assert not OutgoingCall.objects.exists()
 
 
+def applied(command: str, station: Station, **fields: str) -> dict[str, Any]:
+    """The changelist POST that applies the admin action `command_<command>` to `station` with these
+    fields of its form."""
+    form = {f"command-{name}": value for name, value in fields.items()}
+    return {"action": f"command_{command}", "_selected_action": [station.pk], "apply": "1"} | form
+
+
 @pytest.mark.django_db
 def test_an_invalid_form_is_shown_again_and_nothing_is_sent(admin_client, charger_data):
     response = admin_client.post(
-        changelist("station"),
-        {
-            "action": "command_unlock",
-            "_selected_action": [charger_data["offline"].pk],
-            "apply": "1",
-            "command-connector": "0",
-            "command-timeout_s": "30",
-        },
+        changelist("station"), applied("unlock", charger_data["offline"], connector="0", timeout_s="30")
     )
     assert response.status_code == 200 and "greater than or equal to 1" in response.content.decode()
     assert OutgoingCall.objects.count() == 1  # the fixture's
@@ -622,15 +622,7 @@ def test_an_invalid_form_is_shown_again_and_nothing_is_sent(admin_client, charge
 def test_a_command_to_an_offline_charger_is_recorded_as_offline_and_reported(admin_client, charger_data):
     offline = charger_data["offline"]
     response = admin_client.post(
-        changelist("station"),
-        {
-            "action": "command_reset",
-            "_selected_action": [offline.pk],
-            "apply": "1",
-            "command-kind": "soft",
-            "command-timeout_s": "10",
-        },
-        follow=True,
+        changelist("station"), applied("reset", offline, kind="soft", timeout_s="10"), follow=True
     )
     assert response.status_code == 200
     call = OutgoingCall.objects.get(station=offline)
@@ -651,16 +643,7 @@ def post_in_background(client: Any, data: dict[str, Any]) -> asyncio.Task[Any]:
 async def test_a_command_to_a_connected_charger_shows_its_answer(admin_client):
     station = await database_sync_to_async(StationFactory)(identity="LIVE-01")
     charger = await connected_charger(station.identity)
-    request = post_in_background(
-        admin_client,
-        {
-            "action": "command_reset",
-            "_selected_action": [station.pk],
-            "apply": "1",
-            "command-kind": "hard",
-            "command-timeout_s": "10",
-        },
-    )
+    request = post_in_background(admin_client, applied("reset", station, kind="hard", timeout_s="10"))
     call = json.loads(await charger.receive_from(timeout=10))
     assert call[0] == 2 and call[2:] == ["Reset", {"type": "Hard"}]
     await charger.send_to(text_data=json.dumps([3, call[1], {"status": "Accepted"}]))
@@ -681,16 +664,8 @@ async def test_a_command_to_a_connected_charger_shows_its_answer(admin_client):
 async def test_get_configuration_lists_the_returned_keys(admin_client):
     station = await database_sync_to_async(StationFactory)(identity="LIVE-02")
     charger = await connected_charger(station.identity)
-    request = post_in_background(
-        admin_client,
-        {
-            "action": "command_get_configuration",
-            "_selected_action": [station.pk],
-            "apply": "1",
-            "command-keys": "HeartbeatInterval, Nope",
-            "command-timeout_s": "10",
-        },
-    )
+    keys = applied("get_configuration", station, keys="HeartbeatInterval, Nope", timeout_s="10")
+    request = post_in_background(admin_client, keys)
     call = json.loads(await charger.receive_from(timeout=10))
     assert call[2:] == ["GetConfiguration", {"key": ["HeartbeatInterval", "Nope"]}]
     await charger.send_to(
@@ -716,16 +691,8 @@ async def test_get_configuration_lists_the_returned_keys(admin_client):
 async def test_read_configuration_of_a_201_charger_lists_its_variables(admin_client):
     station = await database_sync_to_async(StationFactory)(identity="LIVE-201")
     charger = await connected_charger(station.identity, subprotocol="ocpp2.0.1")
-    request = post_in_background(
-        admin_client,
-        {
-            "action": "command_get_configuration",
-            "_selected_action": [station.pk],
-            "apply": "1",
-            "command-keys": "HeartbeatInterval, Nope",
-            "command-timeout_s": "10",
-        },
-    )
+    keys = applied("get_configuration", station, keys="HeartbeatInterval, Nope", timeout_s="10")
+    request = post_in_background(admin_client, keys)
     call = json.loads(await charger.receive_from(timeout=10))
     assert call[2] == "GetVariables"
     heartbeat, nope = call[3]["getVariableData"]
@@ -745,15 +712,7 @@ async def test_read_configuration_of_a_201_charger_lists_its_variables(admin_cli
 async def test_a_call_error_is_shown_as_an_error(admin_client):
     station = await database_sync_to_async(StationFactory)(identity="LIVE-03")
     charger = await connected_charger(station.identity)
-    request = post_in_background(
-        admin_client,
-        {
-            "action": "command_clear_cache",
-            "_selected_action": [station.pk],
-            "apply": "1",
-            "command-timeout_s": "10",
-        },
-    )
+    request = post_in_background(admin_client, applied("clear_cache", station, timeout_s="10"))
     call = json.loads(await charger.receive_from(timeout=10))
     await charger.send_to(text_data=json.dumps([4, call[1], "NotSupported", "no cache here", {}]))
     response = await asyncio.wait_for(request, 15)
