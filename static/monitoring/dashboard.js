@@ -1,5 +1,6 @@
 // The network dashboard's live figures: one WebSocket to /monitoring/ws/dashboard/, whose messages
-// ({"type": "snapshot", "sites": [...]} then {"type": "site", "site": {...}}) rewrite the site rows.
+// ({"type": "snapshot", "sites": [...]} then {"type": "site", "site": {...}}) rewrite the site rows and,
+// from each site's "today" figures, the last (today's) bar of the per-day charts.
 "use strict";
 
 (function () {
@@ -13,6 +14,7 @@
     energy_today_wh: (wh) => (wh >= 1000 ? number.format(wh / 1000) + " kWh" : number.format(wh) + " Wh"),
   };
   const flags = { offline: "warn", faulted: "bad" };
+  const today = new Map(); // site id -> {day, energy_wh, busy_s, capacity_s}, that site's local today
   let delay = 1000;
 
   function show(text, name) {
@@ -37,7 +39,64 @@
       }
       if (flags[field]) cell.classList.toggle(flags[field], value > 0);
     }
+    if (site.today) {
+      today.set(site.site_id, site.today);
+      redrawToday();
+    }
     updated.textContent = "updated " + new Date().toLocaleTimeString();
+  }
+
+  // As stations/monitoring/charts.py: the smallest of 1, 2, 2.5, 5, 10 times a power of ten above `value`.
+  function niceTop(value) {
+    if (value <= 0) return 1;
+    const magnitude = 10 ** Math.floor(Math.log10(value));
+    for (const step of [1, 2, 2.5, 5, 10]) if (value <= step * magnitude) return step * magnitude;
+    return 10 * magnitude;
+  }
+
+  function barPlace(svg, rect, value) {
+    const top = Number(svg.dataset.top);
+    const baseline = Number(svg.dataset.baseline);
+    const height = ((baseline - Number(svg.dataset.plotTop)) * Math.min(value, top)) / top;
+    rect.setAttribute("y", (baseline - height).toFixed(2));
+    rect.setAttribute("height", height.toFixed(2)); // finer than the server: a few Wh still show
+    rect.dataset.value = value;
+  }
+
+  function barSet(svg, rect, value) {
+    if (value > Number(svg.dataset.top)) {
+      // Today outgrew the scale: a new round top for every bar and tick, as the server would draw it.
+      const top = niceTop(value);
+      svg.dataset.top = top;
+      svg.querySelectorAll("text.csms-tick").forEach((tick, k) => {
+        tick.textContent = String(Number(((top * k) / 4).toPrecision(6)));
+      });
+      for (const other of svg.querySelectorAll("rect.csms-bar")) barPlace(svg, other, Number(other.dataset.value));
+    }
+    barPlace(svg, rect, value);
+    const title = rect.querySelector("title");
+    const day = title.textContent.split(": ")[0];
+    title.textContent = `${day}: ${value.toFixed(Number(svg.dataset.digits))} ${svg.dataset.unit}`;
+  }
+
+  // Today's bar adds up the sites whose local today is that bar's day, as the server's daily figures do.
+  function redrawToday() {
+    for (const svg of document.querySelectorAll("svg[data-chart]")) {
+      const bars = svg.querySelectorAll("rect.csms-bar");
+      if (!bars.length) continue;
+      const last = bars[bars.length - 1];
+      const figures = [...today.values()].filter((t) => t.day === last.dataset.day);
+      if (!figures.length) continue; // the page's last day is over: a reload draws the new one
+      const sum = (key) => figures.reduce((total, t) => total + t[key], 0);
+      const capacity = sum("capacity_s");
+      const value =
+        svg.dataset.chart === "energy"
+          ? sum("energy_wh") / 1000
+          : capacity > 0
+            ? 100 * Math.min(sum("busy_s") / capacity, 1)
+            : 0;
+      if (Number(last.dataset.value) !== value) barSet(svg, last, value);
+    }
   }
 
   function connect() {

@@ -1,5 +1,6 @@
 """Geometry of the dashboard's daily bar charts (energy, utilization), drawn as inline SVG by
-templates/admin/monitoring/. Numbers to coordinates only, so a chart is checked without a browser."""
+templates/admin/monitoring/. Numbers to coordinates only, so a chart is checked without a browser;
+static/monitoring/dashboard.js redraws today's bar with the same arithmetic as pushes arrive."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ class Bar:
     height: float
     label: str  # the day, under the bar when there is room
     title: str  # the tooltip: day and value
+    day: str  # ISO date, for the page's script to find today's bar
+    value: float
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,9 @@ class BarChart:
     bars: list[Bar]
     ticks: list[Tick]
     unit: str
+    top: float  # the value at the top of the plot; the page's script rescales when today's bar outgrows it
+    plot_top: int
+    digits: int
 
 
 def _nice_top(value: float) -> float:
@@ -68,7 +74,9 @@ def bar_chart(
                 height=round(h, 1),
                 label=f"{day:%d.%m}" if (len(points) - 1 - i) % every == 0 else "",
                 title=f"{day:%a %d %b}: {value:.{digits}f} {unit}",
+                day=day.isoformat(),
+                value=value,
             )
         )
     ticks = [Tick(y=round(TOP + plot_h - plot_h * k / 4, 1), label=f"{top * k / 4:g}") for k in range(5)]
-    return BarChart(WIDTH, HEIGHT, LEFT, TOP + plot_h, bars, ticks, unit)
+    return BarChart(WIDTH, HEIGHT, LEFT, TOP + plot_h, bars, ticks, unit, top, TOP, digits)

@@ -9,7 +9,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from stations.monitoring.services.dashboard import dashboard_sites, sites_live
+from stations.monitoring.services.dashboard import dashboard_sites, sites_messages
 from stations.monitoring.services.push import dashboard_loop_set, site_group
 
 
@@ -18,7 +18,7 @@ def _watchable_site_ids(user: Any) -> list[int]:
 
 
 def _snapshot(site_ids: list[int]) -> list[dict[str, Any]]:
-    return [row.as_dict() for row in sites_live(site_ids)]
+    return sites_messages(site_ids)
 
 
 class DashboardConsumer(AsyncJsonWebsocketConsumer):

@@ -1,6 +1,7 @@
 """The network dashboard in a real browser while a simulated charger runs a session: the page, served by
 a live daphne that also holds the charger's socket, updates its figures over its WebSocket without a
-reload (online, charging, power). Screenshots go to $CSMS_SCREENSHOTS when it is set."""
+reload (online, charging, power, and today's bar of the energy chart). Screenshots go to $CSMS_SCREENSHOTS
+when it is set."""
 
 from __future__ import annotations
 
@@ -88,6 +89,9 @@ def cell(page, site_id: int, field: str):  # type: ignore[no-untyped-def]
 SHOWS = "([id, field, text]) => document.querySelector(`tr[data-site-id='${id}'] [data-field=${field}]`)"
 
 
+TODAY_ENERGY = 'svg[data-chart="energy"] rect.csms-bar:last-of-type'
+
+
 def until_shown(page, site_id: int, field: str, text: str) -> None:  # type: ignore[no-untyped-def]
     """Wait for the cell to show `text`; with a leading "!", for it to stop starting with the rest."""
     if text.startswith("!"):
@@ -121,6 +125,8 @@ def test_the_dashboard_follows_a_simulated_session_without_reloading(browser, ga
     assert "Somebody Else" not in page.inner_text("#content-main")
     assert [cell(page, site.pk, f).inner_text() for f in ("online", "offline", "charging")] == ["0", "1", "0"]
     assert cell(page, site.pk, "power_w").inner_text() == "0 W"
+    today_energy = page.locator(TODAY_ENERGY)
+    assert (today_energy.get_attribute("data-value"), today_energy.get_attribute("height")) == ("0", "0.0")
     page.evaluate("window.notReloaded = true")
     shot(page, "dashboard-before")
 
@@ -130,6 +136,9 @@ def test_the_dashboard_follows_a_simulated_session_without_reloading(browser, ga
         until_shown(page, site.pk, "online", "1")
         until_shown(page, site.pk, "charging", "1")
         until_shown(page, site.pk, "power_w", "!0 ")
+        page.wait_for_function(f"Number(document.querySelector('{TODAY_ENERGY}').dataset.value) > 0")
+        assert float(today_energy.get_attribute("height")) > 0
+        assert "kWh" in today_energy.locator("title").text_content()
         assert cell(page, site.pk, "offline").inner_text() == "0"
         assert cell(page, site.pk, "sessions_today").inner_text() == "1"
         assert page.get_by_role("img", name="Energy per day, kWh").locator("rect.csms-bar").count() == 14

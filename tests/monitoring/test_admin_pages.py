@@ -16,6 +16,7 @@ from django.utils import timezone
 from stations.domain import ConnectorStatus
 from stations.models import ChargingSession, Connector, MeterSample, Station, StatusChange
 from stations.monitoring.models import ConnectionPeriod
+from stations.monitoring.services.dashboard import site_message
 from stations.monitoring.services.history import connection_periods_reconcile
 from stations.services.registry import station_mark_offline_overdue
 from tests.factories import MembershipFactory, SiteFactory, StationFactory
@@ -77,6 +78,20 @@ def test_the_dashboard_is_in_the_index_and_shows_only_the_users_sites_with_their
     assert 'role="img" aria-label="Energy per day, kWh"' in html
     assert len(page.context["energy_chart"].bars) == 14
     assert len(client.get(reverse(DASHBOARD), {"days": 30}).context["utilization_chart"].bars) == 30
+
+
+def test_the_figures_pushed_for_today_are_those_of_the_charts_last_bar(depots):
+    page = client_of(depots["mine"]).get(reverse(DASHBOARD))
+    energy_bar = page.context["energy_chart"].bars[-1]
+    utilization_bar = page.context["utilization_chart"].bars[-1]
+    today = site_message(depots["site"])["today"]
+    assert today["day"] == energy_bar.day == utilization_bar.day
+    assert (today["energy_wh"], energy_bar.value) == (5500, 5.5)
+    # Two connectors, one busy for the last 30 minutes of the day so far.
+    assert today["busy_s"] == pytest.approx(1800, abs=5)
+    assert 100 * today["busy_s"] / today["capacity_s"] == pytest.approx(utilization_bar.value, rel=1e-3)
+    html = page.content.decode()
+    assert f'data-day="{today["day"]}" data-value="5.5"' in html and 'data-chart="utilization"' in html
 
 
 def test_power_falls_back_to_the_currents_when_the_charger_reports_no_power(depots):

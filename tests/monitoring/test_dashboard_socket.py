@@ -1,6 +1,7 @@
-"""The dashboard's WebSocket with a charger on an in-process socket: staff get their sites' figures and
-then pushes as the charger connects, reports a status and drops; a manager of another organization gets
-nothing of this site, and a visitor without a staff session is refused."""
+"""The dashboard's WebSocket with a charger on an in-process socket: staff get their sites' figures (the
+row and today's per-day figures) and then pushes as the charger connects, reports a status, meters and
+drops; a manager of another organization gets nothing of this site, and a visitor without a staff
+session is refused."""
 
 from __future__ import annotations
 
@@ -92,6 +93,7 @@ async def test_staff_see_their_sites_change_live_and_others_see_nothing_of_them(
     assert [(r["name"], r["chargers"], r["online"], r["offline"]) for r in snapshot["sites"]] == [
         ("Depot North", 1, 0, 1)
     ]
+    assert snapshot["sites"][0]["today"]["energy_wh"] == 0  # today's bar of the per-day charts
     assert [r["name"] for r in (await theirs.receive_json_from(timeout=5))["sites"]] == ["Their Depot"]
 
     charger = await connected_charger(s["station"].identity)
@@ -150,17 +152,19 @@ async def test_meter_values_are_pushed_at_most_once_per_site_every_two_seconds_a
     await drain(mine, 2.5)  # the connection's and the start's pushes
 
     for n in range(1, 11):
-        sample = {"value": str(1000 * n), "measurand": "Power.Active.Import", "unit": "W"}
+        power = {"value": str(1000 * n), "measurand": "Power.Active.Import", "unit": "W"}
+        energy = {"value": str(100 * n), "measurand": "Energy.Active.Import.Register", "unit": "Wh"}
         at = format_timestamp(now + timedelta(seconds=n))
         values = {
             "connectorId": 1,
             "transactionId": transaction_id,
-            "meterValue": [{"timestamp": at, "sampledValue": [sample]}],
+            "meterValue": [{"timestamp": at, "sampledValue": [power, energy]}],
         }
         assert (await call(charger, "MeterValues", values))[0] == 3
     pushes = await drain(mine, 3.0)
     assert 1 <= len(pushes) <= 2, pushes  # ten messages, at most a leading and a trailing push
     assert pushes[-1]["power_w"] == 10_000 and pushes[-1]["sessions_today"] == 1
+    assert (pushes[-1]["energy_today_wh"], pushes[-1]["today"]["energy_wh"]) == (1000, 1000)
     await charger.disconnect()
     assert [p["online"] for p in await drain(mine, 2.5)][-1:] == [0]  # the disconnection, before the end
     await mine.disconnect()

@@ -1,5 +1,6 @@
 """What the network dashboard shows: per site, chargers online / offline / charging / faulted, power drawn
-now, sessions and energy today (in the site's time zone); and per day, energy and utilization."""
+now, sessions and energy today (in the site's time zone); and per day, energy and utilization, whose
+today is also pushed with each site's row."""
 
 from __future__ import annotations
 
@@ -131,6 +132,49 @@ class DayFigures:
     utilization: float  # share of connector-time with a session open, 0 to 1
 
 
+@dataclass(frozen=True)
+class SiteDay:
+    """One site's figures for one of its local days, in the sums a chart of several sites adds up."""
+
+    day: date
+    energy_wh: int  # of the sessions started that day
+    busy_s: float  # connector-seconds with a session open
+    capacity_s: float  # connector-seconds of the day, up to now
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "day": self.day.isoformat()}
+
+
+def site_days(site: Site, *, days: int, now: datetime | None = None) -> list[SiteDay]:
+    """The site's last `days` local days (today, so far, last)."""
+    now = now or timezone.now()
+    today = now.astimezone(site_zone(site)).date()
+    first_day = today - timedelta(days=days - 1)
+    since = local_day_start(site, first_day)
+    connectors = Connector.objects.filter(station__site=site).count()
+    sessions = ChargingSession.objects.filter(station__site=site, started_at__lt=now).filter(
+        Q(stopped_at__isnull=True) | Q(stopped_at__gt=since)
+    )
+    spans = [(s.started_at, s.stopped_at or now, s) for s in sessions if s.started_at is not None]
+    figures = []
+    for offset in range(days):
+        day = first_day + timedelta(days=offset)
+        start = local_day_start(site, day)
+        end = min(local_day_start(site, day + timedelta(days=1)), now)
+        busy, energy = 0.0, 0
+        for began, ended, session in spans:
+            busy += max((min(ended, end) - max(began, start)).total_seconds(), 0)
+            if start <= began < end:
+                energy += session.live_energy_wh or 0
+        capacity = connectors * max((end - start).total_seconds(), 0)
+        figures.append(SiteDay(day=day, energy_wh=energy, busy_s=busy, capacity_s=capacity))
+    return figures
+
+
+def site_today(site: Site, *, now: datetime | None = None) -> SiteDay:
+    return site_days(site, days=1, now=now)[0]
+
+
 def daily_figures(sites: list[Site], *, days: int, now: datetime | None = None) -> list[DayFigures]:
     """Energy and utilization per day over the last `days` days (today included), each site's days in
     its own time zone. Utilization is connector-hours with a session open over connector-hours of the day."""
@@ -139,26 +183,10 @@ def daily_figures(sites: list[Site], *, days: int, now: datetime | None = None) 
     busy: dict[date, float] = {}
     capacity: dict[date, float] = {}
     for site in sites:
-        zone = site_zone(site)
-        today = now.astimezone(zone).date()
-        first_day = today - timedelta(days=days - 1)
-        since = local_day_start(site, first_day)
-        connectors = Connector.objects.filter(station__site=site).count()
-        sessions = ChargingSession.objects.filter(station__site=site, started_at__lt=now).filter(
-            Q(stopped_at__isnull=True) | Q(stopped_at__gt=since)
-        )
-        spans = [(s.started_at, s.stopped_at or now, s) for s in sessions if s.started_at is not None]
-        for offset in range(days):
-            day = first_day + timedelta(days=offset)
-            start = local_day_start(site, day)
-            end = min(local_day_start(site, day + timedelta(days=1)), now)
-            capacity[day] = capacity.get(day, 0.0) + connectors * max((end - start).total_seconds(), 0)
-            for began, ended, session in spans:
-                overlap = (min(ended, end) - max(began, start)).total_seconds()
-                if overlap > 0:
-                    busy[day] = busy.get(day, 0.0) + overlap
-                if start <= began < end:
-                    energy[day] = energy.get(day, 0) + (session.live_energy_wh or 0)
+        for figures in site_days(site, days=days, now=now):
+            energy[figures.day] = energy.get(figures.day, 0) + figures.energy_wh
+            busy[figures.day] = busy.get(figures.day, 0.0) + figures.busy_s
+            capacity[figures.day] = capacity.get(figures.day, 0.0) + figures.capacity_s
     all_days = sorted(capacity)[-days:]
     return [
         DayFigures(
@@ -168,3 +196,16 @@ def daily_figures(sites: list[Site], *, days: int, now: datetime | None = None) 
         )
         for day in all_days
     ]
+
+
+def site_message(site: Site, *, now: datetime | None = None) -> dict[str, Any]:
+    """What a dashboard is sent of a site, JSON-safe: its row, and under "today" its figures for the
+    last bar of the per-day charts."""
+    now = now or timezone.now()
+    return {**site_live(site, now=now).as_dict(), "today": site_today(site, now=now).as_dict()}
+
+
+def sites_messages(site_ids: Iterable[int]) -> list[dict[str, Any]]:
+    now = timezone.now()
+    sites = Site.objects.filter(pk__in=list(site_ids)).order_by("name")
+    return [site_message(site, now=now) for site in sites]

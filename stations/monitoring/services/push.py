@@ -1,5 +1,6 @@
-"""Pushing site figures to the open dashboards: each site's group on the channel layer, at most one push
-per site every THROTTLE_S seconds (a later change in that window is pushed at its end).
+"""Pushing site figures (the row, and today's bar of the per-day charts) to the open dashboards: each
+site's group on the channel layer, at most one push per site every THROTTLE_S seconds (a later change in
+that window is pushed at its end).
 
 The work runs on one thread of its own, so the gateway's threads that committed a charger's message do
 not wait for the dashboard's queries."""
@@ -18,7 +19,7 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import close_old_connections
 
 from stations.models import Site, Station
-from stations.monitoring.services.dashboard import site_live
+from stations.monitoring.services.dashboard import site_message
 
 logger = logging.getLogger(__name__)
 
@@ -100,11 +101,11 @@ def _pending_push(site_id: int) -> None:
 
 
 def site_push(site_id: int) -> None:
-    """Send the site's figures now to every dashboard watching it."""
+    """Send the site's figures (its row and today's per-day figures) now to every dashboard watching it."""
     site = Site.objects.filter(pk=site_id).first()
     if site is None:
         return
-    message = {"type": "monitoring.site", "site": site_live(site).as_dict()}
+    message = {"type": "monitoring.site", "site": site_message(site)}
     layer = get_channel_layer()
     if isinstance(layer, InMemoryChannelLayer):
         if _dashboard_loop is not None and not _dashboard_loop.is_closed():
