@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from django.core.cache import cache
+from django.db import connections
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -27,6 +28,10 @@ def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Browser]:
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield chromium
+        # With Playwright's loop running, the test's connections were kept per context (asgiref), out of
+        # sight of pytest-django's teardown: close them while they are still visible, or PostgreSQL
+        # refuses to drop the test database ("being accessed by other users").
+        connections.close_all()
         chromium.close()
 
 
