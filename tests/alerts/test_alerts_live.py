@@ -5,7 +5,6 @@ NotifyEvent and SecurityEventNotification open alerts before they are answered."
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from email import message_from_string
 from pathlib import Path
@@ -18,19 +17,11 @@ from stations.ocpp.base import format_timestamp
 from tests.alerts.conftest import frame
 from tests.factories import STATION_PASSWORD, MembershipFactory, OrganizationFactory, StationFactory
 from tests.ocpp_fixtures import load_payload
+from tests.simulator_live import wait_until
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
 MAIL_DIR = Path(__file__).resolve().parents[2] / "var" / "test-alert-mail"
-
-
-def wait_until(predicate, timeout: float = 15.0) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def mails() -> list:  # type: ignore[type-arg]

@@ -21,7 +21,8 @@ from stations.ocpp.base import format_timestamp
 from tests.billing.card_hold_fixtures import PayScene, authorize, pay_scene
 from tests.factories import STATION_PASSWORD
 from tests.ocpp_fixtures import load_payload
-from tests.stations.test_commands_redis import gateway_a, redis_layer, wait_until  # noqa: F401  (fixtures)
+from tests.simulator_live import wait_until
+from tests.stations.test_commands_redis import gateway_a, redis_layer  # noqa: F401  (fixtures)
 from tests.stripe_double.fixtures import *  # noqa: F403 (the fixtures)
 
 pytestmark = [pytest.mark.live, pytest.mark.redis, pytest.mark.django_db(transaction=True)]

@@ -21,7 +21,7 @@ from tests.browser.test_pay_at_charger import shot
 from tests.browser.test_portal import PHONE
 from tests.factories import STATION_PASSWORD
 from tests.ocpp_fixtures import load_payload
-from tests.stations.test_commands_redis import wait_until
+from tests.simulator_live import wait_until
 from tests.stripe_double.fixtures import *  # noqa: F403 (the fixtures)
 from tests.stripe_double.fixtures import SECRET_KEY, WEBHOOK_SECRET
 

@@ -23,7 +23,7 @@ from tests.browser.test_portal import DESKTOP, PHONE, log_in
 from tests.factories import STATION_PASSWORD
 from tests.ocpp_fixtures import load_payload
 from tests.portal.conftest import verified_driver
-from tests.stations.test_commands_redis import wait_until
+from tests.simulator_live import wait_until
 from tests.stripe_double.fixtures import *  # noqa: F403 (the fixtures)
 from tests.stripe_double.fixtures import SECRET_KEY, WEBHOOK_SECRET
 

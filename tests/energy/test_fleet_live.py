@@ -19,8 +19,7 @@ from energy.services.fleet_replan import site_fleet_replan_async
 from stations.models import MeterSample
 from tests.energy.test_fleet_sending import off_peak_hour
 from tests.factories import IdTokenFactory, OrganizationFactory, SiteFactory, StationFactory
-from tests.simulator_live import charger_online, in_db, station_send, use_redis
-from tests.stations.test_simulator import eventually
+from tests.simulator_live import charger_online, eventually, eventually_in_db, station_send, use_redis
 from tests.stations.test_simulator_profiles_answers import composite_periods
 
 pytestmark = [pytest.mark.live, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
@@ -76,10 +75,7 @@ def test_a_van_plugged_in_at_peak_waits_for_the_cheap_hour_its_charger_was_given
             def session_stored() -> bool:
                 return MeterSample.objects.filter(station__identity=identity, session__isnull=False).exists()
 
-            for _ in range(100):
-                if await in_db(session_stored):
-                    break
-                await asyncio.sleep(0.05)
+            assert await eventually_in_db(session_stored, timeout_s=5)
             seen["record"] = await site_fleet_replan_async(site_id=site_id)
             await eventually(lambda: connector.status == "SuspendedEVSE", timeout_s=5)
             seen["paused_w"] = connector.meter.power_w
