@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
@@ -136,6 +137,46 @@ class LiveGateway:
             self.process.wait(10)
         except subprocess.TimeoutExpired:
             self.process.kill()
+
+
+class CeleryWorker:
+    """A real Celery worker (solo pool) on the test database, logging to var/test-celery-<name>.log."""
+
+    def __init__(self, name: str, **env: str) -> None:
+        self.log = ROOT / "var" / f"test-celery-{name}.log"
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                *("-m", "celery", "-A", "csms", "worker", "-P", "solo", "-l", "INFO"),
+                *("--without-gossip", "--without-mingle", "--without-heartbeat"),
+            ],
+            cwd=ROOT,
+            env=child_env(**env),
+            stdout=self.log.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+
+    def ready(self) -> bool:
+        """Whether it has started consuming tasks (its log says "ready")."""
+        if self.process.poll() is not None:
+            raise RuntimeError(f"the Celery worker exited:\n{self.log.read_text()[-3000:]}")
+        return b" ready." in self.log.read_bytes()
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+@contextmanager
+def celery_worker(name: str, **env: str) -> Iterator[CeleryWorker]:
+    worker = CeleryWorker(name, **env)
+    try:
+        yield worker
+    finally:
+        worker.stop()
 
 
 def start_daphne(name: str, **env: str) -> LiveGateway:

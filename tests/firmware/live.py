@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -25,7 +23,7 @@ from stations.models import Frame, Station
 from stations.simulator import firmware as simulated_firmware
 from stations.simulator.charger import ChargerOptions, SimulatedCharger
 from stations.simulator.drivers import TagPool
-from tests.conftest import LiveGateway, child_env
+from tests.conftest import LiveGateway
 from tests.factories import STATION_PASSWORD, SiteFactory, StationFactory
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -166,43 +164,3 @@ def image_server(image: bytes) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
-
-
-class CeleryWorker:
-    """A real Celery worker (solo pool) on the test database, logging to var/test-celery-<name>.log."""
-
-    def __init__(self, name: str, **env: str) -> None:
-        self.log = ROOT / "var" / f"test-celery-{name}.log"
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                *("-m", "celery", "-A", "csms", "worker", "-P", "solo", "-l", "INFO"),
-                *("--without-gossip", "--without-mingle", "--without-heartbeat"),
-            ],
-            cwd=ROOT,
-            env=child_env(**env),
-            stdout=self.log.open("wb"),
-            stderr=subprocess.STDOUT,
-        )
-
-    def ready(self) -> bool:
-        """Whether it has started consuming tasks (its log says "ready")."""
-        if self.process.poll() is not None:
-            raise RuntimeError(f"the Celery worker exited:\n{self.log.read_text()[-3000:]}")
-        return b" ready." in self.log.read_bytes()
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-
-
-@contextmanager
-def celery_worker(name: str, **env: str) -> Iterator[CeleryWorker]:
-    worker = CeleryWorker(name, **env)
-    try:
-        yield worker
-    finally:
-        worker.stop()

@@ -22,13 +22,12 @@ from stations.firmware.models import FirmwareCampaign, FirmwareUpdate
 from stations.firmware.services import firmware_campaign_start
 from stations.models import OutgoingCall
 from stations.simulator import firmware as simulated_firmware
-from tests.conftest import LiveGateway
+from tests.conftest import LiveGateway, celery_worker
 from tests.factories import UserFactory
 from tests.firmware.live import (
     FIRMWARE_ROOT,
     boot_reasons,
     campaign_of,
-    celery_worker,
     drive,
     firmware_gateway,
     fleet,

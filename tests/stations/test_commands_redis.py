@@ -14,7 +14,7 @@ import redis
 from stations.domain import CallStatus
 from stations.models import OutgoingCall, Station
 from stations.ocpp.commands import station_call
-from tests.conftest import ROOT, child_env, redis_test_url
+from tests.conftest import ROOT, celery_worker, child_env, redis_test_url
 from tests.factories import STATION_PASSWORD, StationFactory
 from tests.simulator_live import point_at_redis, wait_until
 
@@ -87,28 +87,7 @@ def test_reconnecting_to_another_process_closes_the_old_socket_there(gateway_a, 
 def test_a_celery_worker_reaches_the_charger_through_the_channel_layer(gateway_a):
     station = StationFactory()
     env = child_env(REDIS_URL=redis_test_url())
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "csms",
-            "worker",
-            "-P",
-            "solo",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "-l",
-            "WARNING",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
+    with celery_worker("commands", REDIS_URL=redis_test_url()):
         with gateway_a.client(
             station.identity, STATION_PASSWORD, handlers={"TriggerMessage": lambda p: {"status": "Accepted"}}
         ) as charger:
@@ -143,6 +122,3 @@ def test_a_celery_worker_reaches_the_charger_through_the_channel_layer(gateway_a
             assert charger.received_calls[0][2:] == ["TriggerMessage", {"requestedMessage": "Heartbeat"}]
         call = OutgoingCall.objects.get()
         assert (call.requested_by, call.response) == ("celery", {"status": "Accepted"})
-    finally:
-        worker.terminate()
-        worker.wait(10)
