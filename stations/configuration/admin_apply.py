@@ -69,6 +69,8 @@ class ProfileChoiceForm(forms.Form):
             )
             for profile, chosen in matching
         ]
+        if len(matching) == 1:
+            self.fields["profile"].initial = matching[0][0].pk
 
 
 def _render(
