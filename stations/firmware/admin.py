@@ -221,5 +221,6 @@ class FirmwareCampaignAdmin(TenantAdmin):
             context["campaign_buttons"] = [
                 (verb, reverse("admin:firmware_firmwarecampaign_do", args=[campaign.pk, verb]))
                 for verb in BUTTONS[CampaignStatus(campaign.status)]
+                if verb != "retry" or campaign.updates.filter(status=UpdateStatus.FAILED).exists()
             ]
         return super().change_view(request, object_id, form_url, extra_context=context)

@@ -65,6 +65,10 @@ def test_a_manager_starts_pauses_and_stops_a_campaign_with_the_page_s_buttons(cl
     page = client.get(reverse("admin:firmware_firmwarecampaign_change", args=[campaign.pk])).content.decode()
     assert "Progress per charger" in page and "FWB-1" in page and "FWB-2" in page
     assert do_url(campaign, "pause") in page and do_url(campaign, "start") not in page
+    assert do_url(campaign, "retry") not in page, "nothing has failed yet"
+    campaign.updates.filter(station__identity="FWB-2").update(status=UpdateStatus.FAILED)
+    page = client.get(reverse("admin:firmware_firmwarecampaign_change", args=[campaign.pk])).content.decode()
+    assert do_url(campaign, "retry") in page
 
     client.post(do_url(campaign, "pause"))
     campaign.refresh_from_db()
@@ -76,7 +80,10 @@ def test_a_manager_starts_pauses_and_stops_a_campaign_with_the_page_s_buttons(cl
     client.post(changelist, {"action": "stop_campaigns", "_selected_action": [campaign.pk]})
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.STOPPED
-    assert set(campaign.updates.values_list("status", flat=True)) == {UpdateStatus.CANCELLED}
+    assert set(campaign.updates.values_list("status", flat=True)) == {
+        UpdateStatus.CANCELLED,
+        UpdateStatus.FAILED,
+    }
 
 
 def test_staff_of_another_organization_neither_see_nor_change_a_campaign(client):
