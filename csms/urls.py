@@ -14,10 +14,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("healthz", healthz),
     path("billing/", include("billing.urls")),
-    path("monitoring/", include("stations.monitoring.urls")),
-    path("alerts/", include("stations.alerts.urls")),
     path("diagnostics/", include("stations.diagnostics.urls")),
     path("firmware/", include("stations.firmware.urls")),
-    path("configuration/", include("stations.configuration.urls")),
     path("", include("stations.portal.urls")),  # the driver portal
 ]
