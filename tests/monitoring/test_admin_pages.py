@@ -7,6 +7,7 @@ import csv
 import io
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.test import Client
@@ -33,10 +34,21 @@ def client_of(user) -> Client:
     return client
 
 
+def zone_past_its_first_hour() -> str:
+    """A time zone whose day began over an hour ago, so that the fixture's session, started 30 minutes
+    ago, is one of today's there (Berlin, but New York in Berlin's first hour after midnight)."""
+    now = timezone.now()
+    return next(
+        zone for zone in ("Europe/Berlin", "America/New_York") if now.astimezone(ZoneInfo(zone)).hour >= 1
+    )
+
+
 @pytest.fixture
 def depots():
     mine, theirs = MembershipFactory(), MembershipFactory()
-    site = SiteFactory(organization=mine.organization, name="Depot North", time_zone="Europe/Berlin")
+    site = SiteFactory(
+        organization=mine.organization, name="Depot North", time_zone=zone_past_its_first_hour()
+    )
     other = SiteFactory(organization=theirs.organization, name="Their Depot")
     busy = StationFactory(site=site, is_online=True)
     StationFactory(site=site, is_online=False)
