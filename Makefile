@@ -9,6 +9,8 @@ STAMP := $(VENV)/.installed-stamp
 # that the gateway, the Celery worker and the back-office commands share one channel layer and broker.
 # Point REDIS_URL at your own Redis to use that instead.
 DEV_REDIS_PORT ?= 6390
+# `make test` runs the suite in this many pytest-xdist workers, a test file per worker at a time.
+TEST_WORKERS ?= 2
 run: export REDIS_URL ?= redis://127.0.0.1:$(DEV_REDIS_PORT)/0
 run: export CSMS_AUTO_REGISTER ?= 1
 
@@ -34,7 +36,7 @@ tests/peers/node_modules: tests/peers/package.json
 	command -v npm >/dev/null && npm install --prefix tests/peers --no-package-lock --no-audit --no-fund --silent || true
 
 test: setup tests/peers/node_modules
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: setup
 	$(BIN)/ruff check .

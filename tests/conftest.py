@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import pytest
 import redis
@@ -28,8 +28,23 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 PEERS = ROOT / "tests" / "peers"
 
 
+# pytest-xdist's worker (gw0, gw1, …) running this process; empty without xdist.
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+
+
 def redis_test_url() -> str:
-    return os.environ.get("CSMS_TEST_REDIS_URL", "")
+    """CSMS_TEST_REDIS_URL, one database down per xdist worker (15, 14, …): the tests flush theirs."""
+    url = os.environ.get("CSMS_TEST_REDIS_URL", "")
+    if not url or not XDIST_WORKER:
+        return url
+    parts = urlsplit(url)
+    database = (int(parts.path.strip("/") or 0) - int(XDIST_WORKER.removeprefix("gw"))) % 16
+    return urlunsplit(parts._replace(path=f"/{database}"))
+
+
+def var_log(kind: str, name: str) -> Path:
+    """Where a process the tests start logs: var/test-<kind>-<name>[-<xdist worker>].log."""
+    return ROOT / "var" / f"test-{kind}-{name}{'-' + XDIST_WORKER if XDIST_WORKER else ''}.log"
 
 
 def missing_services() -> dict[str, str]:
@@ -143,7 +158,7 @@ class CeleryWorker:
     """A real Celery worker (solo pool) on the test database, logging to var/test-celery-<name>.log."""
 
     def __init__(self, name: str, **env: str) -> None:
-        self.log = ROOT / "var" / f"test-celery-{name}.log"
+        self.log = var_log("celery", name)
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -181,7 +196,7 @@ def celery_worker(name: str, **env: str) -> Iterator[CeleryWorker]:
 
 def start_daphne(name: str, **env: str) -> LiveGateway:
     port = free_port()
-    log = ROOT / "var" / f"test-daphne-{name}.log"
+    log = var_log("daphne", name)
     process = subprocess.Popen(
         [
             sys.executable,
