@@ -223,6 +223,11 @@ def start_daphne(name: str, **env: str) -> LiveGateway:
     return LiveGateway(port, process, log)
 
 
+# Daphne processes kept running for later tests, the least recently used stopped first: each holds up to
+# CSMS_GATEWAY_DB_THREADS database connections, and PostgreSQL allows 100 to every worker together.
+LIVE_GATEWAYS_KEPT = 4
+
+
 @pytest.fixture(scope="session")
 def gateways(django_db_setup: None, django_db_blocker: object) -> Iterator[Callable[..., LiveGateway]]:
     """Start daphne processes on the test database, one per distinct environment, for the session."""
@@ -232,6 +237,9 @@ def gateways(django_db_setup: None, django_db_blocker: object) -> Iterator[Calla
         key = (("name", name), *sorted(env.items()))
         if key not in started or started[key].process.poll() is not None:
             started[key] = start_daphne(name, **env)
+        started[key] = started.pop(key)  # the most recently used last
+        while len(started) > LIVE_GATEWAYS_KEPT:
+            started.pop(next(iter(started))).stop()
         return started[key]
 
     yield get
