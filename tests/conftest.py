@@ -272,6 +272,23 @@ def gateway(gateways: Callable[..., LiveGateway]) -> LiveGateway:
     return gateways()
 
 
+@pytest.fixture
+def periodic_jobs(db: None) -> None:
+    """The beat jobs the data migrations create (stations/periodic_jobs.py), created again: another test
+    file's transactional tests, run earlier in this worker, empty every table."""
+    from django.apps import apps
+    from django.db import connection
+    from django.db.migrations.loader import MigrationLoader
+    from django.db.migrations.operations import RunPython
+
+    for migration in MigrationLoader(connection).graph.nodes.values():
+        for operation in migration.operations:
+            if isinstance(operation, RunPython) and operation.code.__qualname__.startswith(
+                "periodic_jobs_create."
+            ):
+                operation.code(apps, None)
+
+
 @pytest.fixture(autouse=True)
 def _forget_staging_tables() -> Iterator[None]:
     """A test rolls its transaction back even when it ran the on_commit callbacks

@@ -147,8 +147,7 @@ def test_the_session_end_closes_its_stuck_alert_at_once(
     assert not Alert.objects.open().exists()
 
 
-# The rows the migrations made, restored: another file's transactional tests may have emptied the tables.
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.usefixtures("periodic_jobs")
 def test_the_alert_jobs_are_registered_with_beat():
     tasks = set(
         PeriodicTask.objects.filter(task__startswith="stations.alerts.").values_list("task", flat=True)

@@ -83,8 +83,7 @@ def test_the_check_raises_firmware_behind_and_clears_it_once_updated():
     assert current.pk and unknown.pk
 
 
-# The rows the migrations made, restored: another file's transactional tests may have emptied the tables.
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.usefixtures("periodic_jobs")
 def test_the_health_checks_are_scheduled_in_the_database_where_staff_can_edit_them():
     from django_celery_beat.models import PeriodicTask
 

@@ -122,8 +122,8 @@ def test_the_periodic_job_re_plans_every_site_with_a_fleet_plugged_in_or_a_plan_
     assert records_after(site.pk, 1) == 1
 
 
-# The rows the migrations made, restored: another file's transactional tests may have emptied the tables.
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db
+@pytest.mark.usefixtures("periodic_jobs")
 def test_the_periodic_replan_is_a_job_staff_can_edit_and_its_task_is_registered():
     job = PeriodicTask.objects.get(task="energy.tasks_fleet.fleet_sites_replan_task")
     assert job.enabled and job.interval.every == 900 and job.interval.period == "seconds"

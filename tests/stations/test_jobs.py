@@ -39,8 +39,7 @@ def test_frames_past_retention_are_pruned_and_newer_ones_kept(settings):
     assert Frame.objects.count() == 2
 
 
-# The rows the migrations made, restored: another file's transactional tests may have emptied the tables.
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.usefixtures("periodic_jobs")
 def test_the_jobs_are_scheduled_in_the_database_where_staff_can_edit_them():
     tasks = dict(PeriodicTask.objects.values_list("task", "interval__every"))
     assert tasks["stations.tasks.station_mark_offline_overdue_task"] == 60
