@@ -126,6 +126,15 @@ def child_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def process_stop(process: subprocess.Popen[bytes]) -> None:
+    """Ask a process the tests started to end, and kill it if it has not within 10 s."""
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
 class LiveGateway:
     def __init__(self, port: int, process: subprocess.Popen[bytes], log: Path) -> None:
         self.port, self.process, self.log = port, process, log
@@ -147,11 +156,7 @@ class LiveGateway:
         )
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        process_stop(self.process)
 
 
 class CeleryWorker:
@@ -178,11 +183,7 @@ class CeleryWorker:
         return b" ready." in self.log.read_bytes()
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        process_stop(self.process)
 
 
 @contextmanager
