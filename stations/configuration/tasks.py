@@ -31,6 +31,14 @@ def firmware_check_task() -> int:
 
 
 @shared_task(acks_late=True)
+def firmware_station_check_task(*, station_id: int) -> None:
+    """The firmware check of one charger that booted."""
+    from stations.configuration.services.checks import firmware_station_check
+
+    firmware_station_check(station_id=station_id)
+
+
+@shared_task(acks_late=True)
 def profile_application_run_task(*, application_id: int) -> None:
     """Send a started profile application to its chargers and store their answers."""
     from stations.configuration.models import ProfileApplication

@@ -3,12 +3,15 @@ cleared, a run kept per check."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from stations.alerts.models import Alert
 from stations.configuration.models import FirmwareStandard, HealthCheck, HealthCheckRun
 from stations.configuration.services.checks import firmware_check, firmware_standard_for
 from stations.configuration.services.versions import version_compare, version_is_behind
+from stations.ocpp.v16 import Ocpp16
 from tests.factories import OrganizationFactory, SiteFactory, StationFactory
 
 
@@ -99,3 +102,32 @@ def test_the_firmware_task_runs_the_check():
 
     run_id = firmware_check_task.delay().get()
     assert HealthCheckRun.objects.get(pk=run_id).check_name == HealthCheck.FIRMWARE
+
+
+@pytest.mark.django_db
+def test_a_boot_with_the_standard_s_version_closes_the_alert_at_once(django_capture_on_commit_callbacks):
+    """After an update the charger boots with its new version: no waiting for the next daily run."""
+    organization = OrganizationFactory()
+    station = StationFactory(
+        site=SiteFactory(organization=organization), vendor="ACME", model="AC", firmware_version="1.0"
+    )
+    FirmwareStandard.objects.create(organization=organization, vendor="ACME", minimum_version="1.1")
+    firmware_check()
+    assert Alert.objects.open().filter(kind="firmware_behind", station=station).exists()
+    adapter = Ocpp16(identity=station.identity, station_id=station.pk, accepted=False)
+
+    def boot(version: str) -> None:
+        payload = {"chargePointVendor": "ACME", "chargePointModel": "AC", "firmwareVersion": version}
+        with django_capture_on_commit_callbacks(execute=True):
+            reply = json.loads(
+                adapter.process(json.dumps([2, f"boot-{version}", "BootNotification", payload])).reply
+            )
+        assert reply[2]["status"] == "Accepted"
+
+    boot("1.0")
+    assert Alert.objects.open().filter(kind="firmware_behind", station=station).exists(), "still behind"
+    boot("1.1")
+    alert = Alert.objects.get(kind="firmware_behind", station=station)
+    assert alert.closed_at is not None and "1.1 meets 1.1" in alert.close_reason
+    boot("1.0.9")  # rolled back: behind again, a new alert
+    assert Alert.objects.open().filter(kind="firmware_behind", station=station).count() == 1

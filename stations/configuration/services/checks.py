@@ -184,6 +184,31 @@ def firmware_standard_for(station: Station, standards: list[FirmwareStandard]) -
     return max(matching, key=lambda s: (s.site_id is not None, bool(s.vendor), bool(s.model)), default=None)
 
 
+def _firmware_station_check(station: Station, standards: list[FirmwareStandard]) -> dict[str, Any] | None:
+    """Raise or clear the charger's firmware_behind alert; its finding (None: no standard applies)."""
+    standard = firmware_standard_for(station, standards)
+    key = f"firmware_behind:{station.identity}"
+    finding: dict[str, Any] = {"station": station.identity, "version": station.firmware_version}
+    if standard is None:
+        alert_clear(key=key, reason="No firmware standard applies any more.")
+        return None
+    finding["minimum"] = standard.minimum_version
+    if not station.firmware_version:
+        return finding | {"result": "unknown"}
+    if version_is_behind(station.firmware_version, standard.minimum_version):
+        alert_raise(
+            kind=AlertKind.FIRMWARE_BEHIND,
+            key=key,
+            summary=f"{station.identity} runs firmware {station.firmware_version}, "
+            f"below {standard.minimum_version}",
+            evidence={"check": "firmware", **finding, "standard_id": standard.pk},
+            station=station,
+        )
+        return finding | {"result": "behind"}
+    alert_clear(key=key, reason=f"Firmware {station.firmware_version} meets {standard.minimum_version}.")
+    return finding | {"result": "ok"}
+
+
 def firmware_check() -> HealthCheckRun:
     """Compare every charger's reported firmware version with its standard; raise or clear
     firmware_behind alerts."""
@@ -193,33 +218,22 @@ def firmware_check() -> HealthCheckRun:
         # Every charger of an organization, so that one whose standard was removed has its alert cleared.
         stations = Station.objects.filter(site__organization__isnull=False).select_related("site")
         for station in stations:
-            standard = firmware_standard_for(station, standards)
-            key = f"firmware_behind:{station.identity}"
-            finding: dict[str, Any] = {"station": station.identity, "version": station.firmware_version}
-            if standard is None:
-                alert_clear(key=key, reason="No firmware standard applies any more.")
+            finding = _firmware_station_check(station, standards)
+            if finding is None:
                 continue
-            finding["minimum"] = standard.minimum_version
             run.checked += 1
-            if not station.firmware_version:
-                run.errors += 1
-                run.findings.append(finding | {"result": "unknown"})
-                continue
-            if version_is_behind(station.firmware_version, standard.minimum_version):
-                run.problems += 1
-                alert_raise(
-                    kind=AlertKind.FIRMWARE_BEHIND,
-                    key=key,
-                    summary=f"{station.identity} runs firmware {station.firmware_version}, "
-                    f"below {standard.minimum_version}",
-                    evidence={"check": "firmware", **finding, "standard_id": standard.pk},
-                    station=station,
-                )
-                run.findings.append(finding | {"result": "behind"})
-            else:
-                alert_clear(
-                    key=key, reason=f"Firmware {station.firmware_version} meets {standard.minimum_version}."
-                )
-                run.findings.append(finding | {"result": "ok"})
+            run.errors += finding["result"] == "unknown"
+            run.problems += finding["result"] == "behind"
+            run.findings.append(finding)
 
     return _run(HealthCheck.FIRMWARE, body)
+
+
+def firmware_station_check(*, station_id: int) -> None:
+    """The firmware check for one charger that has just booted, with the version it reported: an update
+    that brings it up to its standard closes the alert at once, not at the next daily run."""
+    station = Station.objects.select_related("site").get(pk=station_id)
+    if station.site is None or station.site.organization_id is None:
+        return
+    standards = list(FirmwareStandard.objects.filter(organization_id=station.site.organization_id))
+    _firmware_station_check(station, standards)
