@@ -1,4 +1,5 @@
-"""Charger passwords (OCPP security profiles 1 and 2, the AuthorizationKey).
+"""Charger passwords (OCPP security profiles 1 and 2, the AuthorizationKey), and the one-time tokens in
+URLs chargers are sent to (log uploads, firmware downloads).
 
 Keys are machine secrets of 16 to 40 bytes, so a salted SHA-256 is enough and keeps a reconnect storm
 of thousands of chargers cheap; a slow password hash would cost ~0.3 s of CPU per handshake.
@@ -38,3 +39,14 @@ def password_generate() -> str:
 def password_validate(password: bytes) -> None:
     if not MIN_KEY_BYTES <= len(password) <= MAX_KEY_BYTES:
         raise ValueError(f"A charger password must be {MIN_KEY_BYTES} to {MAX_KEY_BYTES} bytes long.")
+
+
+def url_token_new() -> tuple[str, str]:
+    """A one-time token for a URL handed to a charger, and the hash of it the CSMS keeps."""
+    token = secrets.token_urlsafe(32)
+    return token, url_token_hash(token)
+
+
+def url_token_hash(token: str) -> str:
+    """Unsalted, so that a request is found by it: 256 random bits need no salt."""
+    return hashlib.sha256(token.encode()).hexdigest()

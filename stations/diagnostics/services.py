@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import secrets
 from datetime import datetime, timedelta
 from typing import IO
 
@@ -14,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
+from stations.credentials import url_token_hash, url_token_new
 from stations.diagnostics.domain import UPLOAD_OPEN, DiagnosticsStatus, LogKind
 from stations.diagnostics.exceptions import DiagnosticsUnsupported, UploadRefused
 from stations.diagnostics.models import DiagnosticsRequest
@@ -22,10 +21,6 @@ from stations.models import Station
 from stations.ocpp import logs
 
 log = logging.getLogger(__name__)
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _upload_url(base_url: str, token: str) -> str:
@@ -52,7 +47,7 @@ def diagnostics_request(
         raise DiagnosticsUnsupported(
             f"{station.identity} speaks OCPP 1.6, which has no security log request."
         )
-    token = secrets.token_urlsafe(32)
+    token, token_hash = url_token_new()
     url = _upload_url(upload_base_url or settings.CSMS_DIAGNOSTICS_UPLOAD_URL, token)
     with transaction.atomic():
         request = DiagnosticsRequest.objects.create(
@@ -61,7 +56,7 @@ def diagnostics_request(
             since=since,
             until=until,
             retries=retries,
-            token_hash=token_hash(token),
+            token_hash=token_hash,
             upload_url=url,
             expires_at=timezone.now() + timedelta(hours=settings.CSMS_DIAGNOSTICS_VALID_H),
             requested_by=requested_by[:150],
@@ -146,7 +141,7 @@ def diagnostics_status_record(
 
 def diagnostics_upload_find(*, token: str) -> DiagnosticsRequest:
     """The request waiting for an upload with this token; UploadRefused (403) otherwise."""
-    request = DiagnosticsRequest.objects.filter(token_hash=token_hash(token)).first()
+    request = DiagnosticsRequest.objects.filter(token_hash=url_token_hash(token)).first()
     _check_open(request)
     assert request is not None
     return request
@@ -168,7 +163,9 @@ def diagnostics_upload_store(
 ) -> DiagnosticsRequest:
     """Keep the uploaded file for the request of this token, once; the caller has read and measured it."""
     with transaction.atomic():
-        request = DiagnosticsRequest.objects.select_for_update().filter(token_hash=token_hash(token)).first()
+        request = (
+            DiagnosticsRequest.objects.select_for_update().filter(token_hash=url_token_hash(token)).first()
+        )
         _check_open(request)  # again, under the lock: two uploads at once keep only the first
         assert request is not None
         name = get_valid_filename(file_name)[-200:] or f"{request.station.identity}-{request.kind}.log"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import secrets
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -13,6 +12,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from stations.credentials import url_token_hash, url_token_new
 from stations.exceptions import StationError, StationOffline
 from stations.firmware.advance import firmware_campaign_advance_soon
 from stations.firmware.domain import ACTIVE, CampaignStatus, UpdateStatus
@@ -30,10 +30,6 @@ from stations.ocpp.firmware import (
 logger = logging.getLogger(__name__)
 
 REQUESTED_BY = "firmware campaign"
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def firmware_file_record(*, firmware: FirmwareFile) -> FirmwareFile:
@@ -218,10 +214,10 @@ def _claim_next(campaign_id: int, skipped: set[int]) -> tuple[FirmwareUpdate, st
         if not update.station.is_online or busy:  # busy: updating in another campaign
             skipped.add(update.pk)
             continue
-        token = secrets.token_urlsafe(32)
+        token, token_hash = url_token_new()
         update.status, update.attempts = UpdateStatus.STARTING, update.attempts + 1
         update.request_id = update.pk * 100 + update.attempts % 100
-        update.download_token_hash = token_hash(token)
+        update.download_token_hash = token_hash
         # The moment of the claim, not the run's `now`: the slot may have been freed since.
         update.started_at = update.last_progress_at = timezone.now()
         update.finished_at, update.charger_status, update.downloaded_at = None, "", None
@@ -314,7 +310,7 @@ def firmware_download_authorize(*, token: str) -> FirmwareFile:
         FirmwareUpdate.objects.select_for_update()
         .select_related("campaign__firmware")
         .filter(
-            download_token_hash=token_hash(token),
+            download_token_hash=url_token_hash(token),
             status__in=(UpdateStatus.STARTING, UpdateStatus.IN_PROGRESS),
             campaign__status__in=(CampaignStatus.RUNNING, CampaignStatus.PAUSED),
         )

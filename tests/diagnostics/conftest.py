@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from stations.credentials import url_token_hash
 from stations.diagnostics.domain import DiagnosticsStatus
 from stations.diagnostics.models import DiagnosticsRequest
-from stations.diagnostics.services import token_hash
 from stations.models import Station
 from tests.factories import StationFactory
 
@@ -29,7 +29,7 @@ def pending() -> Callable[..., DiagnosticsRequest]:
     def make(token: str, station: Station | None = None, **fields: Any) -> DiagnosticsRequest:
         return DiagnosticsRequest.objects.create(
             station=station or StationFactory(),
-            token_hash=token_hash(token),
+            token_hash=url_token_hash(token),
             upload_url=f"http://csms.test/diagnostics/upload/{token}/",
             expires_at=fields.pop("expires_at", timezone.now() + timedelta(hours=1)),
             status=fields.pop("status", DiagnosticsStatus.ACCEPTED),

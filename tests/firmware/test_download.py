@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from stations.credentials import url_token_hash
 from stations.firmware.domain import CampaignStatus, ChargerFirmwareStatus, UpdateStatus
 from stations.firmware.exceptions import FirmwareError
 from stations.firmware.models import FirmwareUpdate
@@ -16,7 +17,6 @@ from stations.firmware.services import (
     firmware_campaign_advance,
     firmware_campaign_retry_failed,
     firmware_campaign_start,
-    token_hash,
 )
 from stations.models import OutgoingCall
 from stations.simulator import firmware as simulated_firmware
@@ -37,7 +37,7 @@ def running_update(token: str = "the-token-of-this-attempt") -> FirmwareUpdate:
     firmware_campaign_start(campaign=campaign)
     update = FirmwareUpdate.objects.get(campaign=campaign)
     update.status, update.attempts, update.started_at = UpdateStatus.IN_PROGRESS, 1, timezone.now()
-    update.download_token_hash = token_hash(token)
+    update.download_token_hash = url_token_hash(token)
     update.save()
     return update
 
