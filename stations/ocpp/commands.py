@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
@@ -128,3 +129,19 @@ async def station_call_async(
 def station_call(**kwargs: Any) -> dict[str, Any]:
     """Synchronous station_call_async, for the admin, management commands and Celery tasks."""
     return async_to_sync(station_call_async)(**kwargs)
+
+
+Item = TypeVar("Item")
+Outcome = TypeVar("Outcome")
+
+
+def each_at_once(call: Callable[[Item], Awaitable[Outcome]], items: Sequence[Item]) -> list[Outcome]:
+    """From synchronous code, run `call` for every item (a charger, a session) at the same time, so that a
+    slow charger does not hold the others up; the outcomes in the items' order."""
+    if not items:
+        return []
+
+    async def all_at_once() -> list[Outcome]:
+        return list(await asyncio.gather(*(call(item) for item in items)))
+
+    return async_to_sync(all_at_once)()

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timedelta
 
-from asgiref.sync import async_to_sync
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from stations.models import ChargingSession
+from stations.ocpp.commands import each_at_once
 from stations.services.remote import session_stop_remotely_async
 
 # A charger that did not stop (offline, busy, refused) is asked again after this long.
@@ -49,10 +48,7 @@ def sessions_stop_over_limit(*, now: datetime | None = None) -> int:
     if not sessions:
         return 0
 
-    async def stop_all() -> list[tuple[bool, str]]:
-        return await asyncio.gather(*(_session_stop_at_limit(session) for session in sessions))
-
-    outcomes = async_to_sync(stop_all)()
+    outcomes = each_at_once(_session_stop_at_limit, sessions)
     for session, (_, outcome) in zip(sessions, outcomes, strict=True):
         ChargingSession.objects.filter(pk=session.pk).update(limit_stop_outcome=outcome[:200])
     return sum(accepted for accepted, _ in outcomes)

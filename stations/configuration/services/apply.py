@@ -4,11 +4,9 @@ SetVariables in batches; every charger's answer for every key is kept. The admin
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from asgiref.sync import async_to_sync
 from django.db import transaction
 from django.utils import timezone
 
@@ -22,7 +20,7 @@ from stations.configuration.models import (
 from stations.configuration.services.keys import key_16, set_variable_data
 from stations.exceptions import StationError, StationOffline
 from stations.models import Station
-from stations.ocpp.commands import station_call_async
+from stations.ocpp.commands import each_at_once, station_call_async
 
 # SetVariables entries per message; chargers may report a lower ItemsPerMessageSetVariables.
 SET_VARIABLES_BATCH = 20
@@ -147,11 +145,11 @@ def profile_application_run(*, application: ProfileApplication, timeout: float =
     stations = list(application.stations.order_by("identity"))
     by = application.requested_by
 
-    async def apply_all() -> list[list[KeyResult]]:
-        return list(await asyncio.gather(*(_apply_one(s, entries, timeout, by) for s in stations)))
+    async def apply(station: Station) -> list[KeyResult]:
+        return await _apply_one(station, entries, timeout, by)
 
     try:
-        outcomes = async_to_sync(apply_all)() if stations and entries else []
+        outcomes = each_at_once(apply, stations if entries else [])
     except Exception as error:  # recorded, so the page does not say "running" for ever
         _finish(application, ApplicationState.FAILED, (str(error) or type(error).__name__)[:300])
         raise

@@ -3,11 +3,9 @@ raises or clears alerts, and keeps a HealthCheckRun with its findings."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from asgiref.sync import async_to_sync
 from django.utils import timezone
 
 from stations.alerts.domain import AlertKind
@@ -19,7 +17,7 @@ from stations.configuration.services.snapshots import snapshots_take
 from stations.configuration.services.versions import version_is_behind
 from stations.exceptions import StationError, StationOffline
 from stations.models import Station
-from stations.ocpp.commands import station_call_async
+from stations.ocpp.commands import each_at_once, station_call_async
 from stations.services.registry import station_heartbeat_interval
 
 CHECK_TIMEOUT_S = 30.0
@@ -90,10 +88,7 @@ def heartbeat_check() -> HealthCheckRun:
     def body(run: HealthCheckRun) -> None:
         stations = _online()
 
-        async def read_all() -> list[dict[str, Any]]:
-            return list(await asyncio.gather(*(_heartbeat_finding(s) for s in stations)))
-
-        findings = async_to_sync(read_all)() if stations else []
+        findings = each_at_once(_heartbeat_finding, stations)
         for station, finding in zip(stations, findings, strict=True):
             key = f"heartbeat_interval:{station.identity}"
             if finding["result"] in ("different", "missing"):

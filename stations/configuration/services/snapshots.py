@@ -14,7 +14,6 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from django.utils import timezone
 
@@ -22,7 +21,7 @@ from stations.configuration.models import ConfigurationSnapshot
 from stations.configuration.services.keys import variable_key
 from stations.exceptions import StationError, StationOffline
 from stations.models import DeviceVariable, Direction, Frame, Station
-from stations.ocpp.commands import station_call_async
+from stations.ocpp.commands import each_at_once, station_call_async
 
 REPORT_POLL_S = 0.2
 # Chargers read at once: a 2.0.1 read polls the journal until its report is in.
@@ -136,16 +135,13 @@ def snapshots_take(
 ) -> list[SnapshotOutcome]:
     """Read every charger's configuration at once; one outcome per charger, in order."""
 
-    async def take_all() -> list[SnapshotOutcome]:
-        slots = asyncio.Semaphore(READ_CONCURRENCY)
+    slots = asyncio.Semaphore(READ_CONCURRENCY)  # bound to the loop that first waits on it
 
-        async def take(station: Station) -> SnapshotOutcome:
-            async with slots:
-                return await snapshot_take_async(station=station, timeout=timeout, requested_by=requested_by)
+    async def take(station: Station) -> SnapshotOutcome:
+        async with slots:
+            return await snapshot_take_async(station=station, timeout=timeout, requested_by=requested_by)
 
-        return list(await asyncio.gather(*(take(s) for s in stations)))
-
-    return async_to_sync(take_all)() if stations else []
+    return each_at_once(take, stations)
 
 
 def snapshot_latest(station: Station) -> ConfigurationSnapshot | None:
