@@ -52,6 +52,18 @@ def test_the_profile_comparison_shows_each_key_of_each_charger(admin_client, pro
     assert "AC fleet" in station_page.content.decode()
 
 
+def test_a_profile_without_keys_finishes_having_sent_nothing(
+    admin_client, django_capture_on_commit_callbacks
+):
+    profile = ConfigurationProfile.objects.create(organization=OrganizationFactory(), name="Empty")
+    station = StationFactory(site=SiteFactory(organization=profile.organization), is_online=False)
+    url = reverse("admin:configuration_profile_apply", args=[profile.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        assert admin_client.post(url, {"stations": [station.pk]}).status_code == 302
+    application = ProfileApplication.objects.get(profile=profile)
+    assert application.state == ApplicationState.FINISHED and not application.results.exists()
+
+
 @pytest.mark.django_db(transaction=True)  # the task runs after commit, the calls from the event loop's thread
 def test_a_profile_applies_to_the_chargers_left_ticked_offline_ones_recorded_as_such(admin_client, profile):
     site = SiteFactory(organization=profile.organization)

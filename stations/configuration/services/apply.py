@@ -149,7 +149,7 @@ def profile_application_run(*, application: ProfileApplication, timeout: float =
         return await _apply_one(station, entries, timeout, by)
 
     try:
-        outcomes = each_at_once(apply, stations if entries else [])
+        outcomes = each_at_once(apply, stations)
     except Exception as error:  # recorded, so the page does not say "running" for ever
         _finish(application, ApplicationState.FAILED, (str(error) or type(error).__name__)[:300])
         raise
