@@ -15,6 +15,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 
+from billing.guest_links import (
+    GUEST_LINK_MAX_AGE,
+    GuestLinkExpired,
+    GuestLinkInvalid,
+    guest_link_token,
+    guest_payment_from_link,
+)
 from billing.invoicing_views import pdf_response
 from billing.models import Payment
 from billing.payments.base import PaymentError, ProviderRejected, ProviderUnavailable
@@ -29,15 +36,10 @@ from billing.payments.pay_views import (
 )
 from billing.services.card_hold import HoldNotOffered, card_hold_check
 from billing.services.card_hold_guest import (
-    GUEST_LINK_MAX_AGE,
     GuestHoldsLimited,
-    GuestLinkExpired,
-    GuestLinkInvalid,
     card_hold_start_guest,
     guest_documents,
     guest_holds_count,
-    guest_link_token,
-    guest_payment_from_link,
 )
 from billing.services.invoice_pdf import document_facts
 from stations.models import Station

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
 from billing.domain import PaymentMethodKind, PaymentStatus
+from billing.guest_links import GuestLinkError, guest_payment_from_link
 from billing.models import Invoice, Payment
 from billing.payments.base import PaymentError, ProviderRejected, ProviderUnavailable
 from billing.services.card_hold import (
@@ -27,12 +28,7 @@ from billing.services.card_hold import (
     card_hold_session,
     card_hold_start,
 )
-from billing.services.card_hold_guest import (
-    GuestLinkError,
-    card_hold_progress,
-    card_hold_stop_by_driver,
-    guest_payment_from_link,
-)
+from billing.services.card_hold_guest import card_hold_progress, card_hold_stop_by_driver
 from billing.services.card_hold_offer import card_hold_offer
 from billing.services.invoicing import invoice_for_session
 from billing.templatetags.billing_prices import price_parts, unit_price

@@ -1,9 +1,7 @@
 """Paying at a charger without an account (ad-hoc charging), and following a card-paid session.
 
 A guest gives the email address their receipt goes to, authorizes the hold like a driver, and follows
-the session on a page reached by a signed link: the payment's id signed with Django's TimestampSigner
-under its own salt. It cannot be guessed or altered without SECRET_KEY, names one payment only, and
-expires after GUEST_LINK_MAX_AGE; nothing secret is stored. The receipt mail carries the link too.
+the session on a page reached by a signed link (billing/guest_links.py), which the receipt mail carries too.
 
 The session's progress (energy, cost so far) and the stop at the driver's request serve the guest's
 page and the logged-in driver's alike.
@@ -15,17 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.conf import settings
 from django.contrib.auth.base_user import BaseUserManager
-from django.core import signing
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db.models import QuerySet
-from django.urls import reverse
 from django.utils import timezone
 
-from billing.domain import PaymentMethodKind
 from billing.models import Invoice, Payment, SessionPrice
 from billing.payments.base import PaymentError
 from billing.services.card_hold import card_hold_session, card_hold_start
@@ -34,26 +28,11 @@ from billing.services.running_cost import session_cost_so_far
 from stations.models import Station
 from stations.services.remote import RemoteOutcome, session_stop_remotely
 
-GUEST_LINK_SALT = "billing.card_hold_guest.link"
-# Long enough to find the receipt again from the mail; the PDF is attached to it for later.
-GUEST_LINK_MAX_AGE = timedelta(days=90)
 # Holds opened without an account, per client address and per browser session, in one window: a card
 # form open to anyone invites card testing, and each hold is a PaymentIntent at the provider.
 GUEST_HOLDS_PER_ADDRESS = 10
 GUEST_HOLDS_PER_BROWSER = 4
 GUEST_HOLDS_WINDOW = timedelta(minutes=15)
-
-
-class GuestLinkError(PaymentError):
-    """A guest link that opens nothing."""
-
-
-class GuestLinkInvalid(GuestLinkError):
-    """A link not made here (forged, altered, mistyped), or one naming no guest payment."""
-
-
-class GuestLinkExpired(GuestLinkError):
-    """A genuine link older than GUEST_LINK_MAX_AGE."""
 
 
 class GuestHoldsLimited(PaymentError):
@@ -97,42 +76,6 @@ def guest_holds_count(*, client_address: str, browser_key: str) -> None:
 def card_hold_start_guest(*, station: Station, evse_id: int, email: str) -> tuple[Payment, str]:
     """Open a hold for a driver without an account; their receipt goes to `email` (validated here)."""
     return card_hold_start(station=station, evse_id=evse_id, user=None, guest_email=guest_email_clean(email))
-
-
-def _signer() -> signing.TimestampSigner:
-    return signing.TimestampSigner(salt=GUEST_LINK_SALT)
-
-
-def guest_link_token(payment: Payment) -> str:
-    """The signed token of a guest's payment, for its links (a new one each call, all valid)."""
-    return _signer().sign(str(payment.pk))
-
-
-def guest_link_url(payment: Payment) -> str:
-    """The guest's page of the payment, absolute when SITE_URL is set (for mails)."""
-    path = reverse("billing:guest_payment", kwargs={"token": guest_link_token(payment)})
-    return settings.SITE_URL.rstrip("/") + path
-
-
-def guest_payment_from_link(token: str) -> Payment:
-    """The guest payment a link names; GuestLinkExpired or GuestLinkInvalid otherwise."""
-    try:
-        value = _signer().unsign(token, max_age=GUEST_LINK_MAX_AGE)
-    except signing.SignatureExpired as error:
-        raise GuestLinkExpired("This link has expired.") from error
-    except (signing.BadSignature, ValueError) as error:  # ValueError: signed, but without a timestamp
-        raise GuestLinkInvalid("No such payment.") from error
-    payment = (
-        Payment.objects.filter(method=PaymentMethodKind.CARD_HOLD, user__isnull=True, pk=int(value))
-        .exclude(guest_email="")
-        .select_related("station__site", "session")
-        .first()
-        if value.isdigit()
-        else None
-    )
-    if payment is None:
-        raise GuestLinkInvalid("No such payment.")
-    return payment
 
 
 def guest_documents(*, payment: Payment) -> QuerySet[Invoice]:

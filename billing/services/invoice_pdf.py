@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.utils import timezone
 from fpdf import FPDF
 
-from billing.guest_selectors import guest_email_for_session
+from billing.guest_links import guest_email_for_session
 from billing.models import Invoice
 from stations.services.access import site_zone
 

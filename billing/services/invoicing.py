@@ -22,7 +22,7 @@ from django.utils import timezone
 from accounts.domain import ROLES_MANAGING
 from accounts.models import Organization
 from billing.domain import InvoiceKind, InvoiceStatus, PaymentStatus
-from billing.guest_selectors import guest_email_for_session
+from billing.guest_links import guest_email_for_session, guest_session_link
 from billing.models import Invoice, InvoiceSeries, Payment, SessionPrice
 from billing.services.invoice_pdf import document_facts, invoice_pdf_render
 from billing.services.pricing import money_round
@@ -291,7 +291,12 @@ def invoice_email(invoice: Invoice, *, resend: bool = False) -> bool:
         recipients = invoice_recipients(invoice)
         if not recipients:
             return False
-        context = {"invoice": invoice, "facts": document_facts(invoice)}
+        context = {
+            "invoice": invoice,
+            "facts": document_facts(invoice),
+            # Signed once: each signing carries the second it was made, and both parts show the same link.
+            "guest_url": guest_session_link(invoice.session_id),
+        }
         subject = f"{invoice.get_kind_display()} {invoice.code} from {invoice.organization.name}"
         message = EmailMultiAlternatives(
             subject=subject,

@@ -17,15 +17,10 @@ from django.utils import timezone
 
 from accounts.models import IdToken, IdTokenStatus
 from billing.domain import InvoiceKind, InvoiceStatus, PaymentMethodKind, PaymentStatus
+from billing.guest_links import GUEST_LINK_MAX_AGE, GUEST_LINK_SALT, guest_link_token
 from billing.models import Invoice, Payment
 from billing.services.card_hold import card_holds_stop_at_limit
-from billing.services.card_hold_guest import (
-    GUEST_HOLDS_PER_ADDRESS,
-    GUEST_HOLDS_PER_BROWSER,
-    GUEST_LINK_MAX_AGE,
-    GUEST_LINK_SALT,
-    guest_link_token,
-)
+from billing.services.card_hold_guest import GUEST_HOLDS_PER_ADDRESS, GUEST_HOLDS_PER_BROWSER
 from billing.tasks import session_bill_task
 from stations.models import ChargingSession, OutgoingCall
 from tests.billing.card_hold_fixtures import (
