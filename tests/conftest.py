@@ -16,6 +16,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import pytest
 import redis
 from django.conf import settings
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 from stations.services import bulk
 from tests.ocpp_client import OcppClient
@@ -250,22 +251,59 @@ def gateways(django_db_setup: None, django_db_blocker: object) -> Iterator[Calla
         wait_for_other_sessions_to_end()
 
 
+def other_sessions(connection: BaseDatabaseWrapper, *, busy_only: bool = False) -> int:
+    """How many other connections to the test database PostgreSQL has; with `busy_only`, only those
+    running a statement or inside a transaction."""
+    busy = " AND state IN ('active', 'idle in transaction')" if busy_only else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            f" WHERE datname = current_database() AND pid <> pg_backend_pid(){busy}"
+        )
+        return cursor.fetchone()[0]
+
+
 def wait_for_other_sessions_to_end(timeout: float = 5.0) -> None:
-    """Let PostgreSQL notice the stopped processes' connections, so the test database can be dropped."""
+    """Let PostgreSQL notice the stopped processes' connections, so the test database can be dropped;
+    then end those left, which this process's own worker threads (sync_to_async) keep open idle."""
     from django.db import connection
 
     if connection.vendor != "postgresql":
         return
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
-            if cursor.fetchone()[0] == 0:
-                return
+    while other_sessions(connection) and time.monotonic() < deadline:
         time.sleep(0.1)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
+def gateways_settle(timeout: float = 10.0) -> None:
+    """Wait until no live gateway is inside a transaction, twice in a row 50 ms apart.
+
+    A test can end while a gateway still stores what the charger sent last or its disconnect; the flush
+    after a transactional test then truncates the tables under it, and the two deadlock."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    deadline = time.monotonic() + timeout
+    quiet = 0
+    while quiet < 2 and time.monotonic() < deadline:
+        quiet = 0 if other_sessions(connection, busy_only=True) else quiet + 1
+        time.sleep(0.05)
+
+
+@pytest.fixture(autouse=True)
+def _gateways_settle(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After a database test that used live gateways, let them finish before the database is emptied.
+
+    Set up after pytest-django's own autouse database fixture, so it is torn down before the flush."""
+    yield
+    if "gateways" in request.fixturenames and request.node.get_closest_marker("django_db"):
+        gateways_settle()
 
 
 @pytest.fixture
