@@ -1,6 +1,7 @@
 // The network dashboard's live figures: one WebSocket to /monitoring/ws/dashboard/, whose messages
 // ({"type": "snapshot", "sites": [...]} then {"type": "site", "site": {...}}) rewrite the site rows and,
-// from each site's "today" figures, the last (today's) bar of the per-day charts.
+// from each site's "today" figures, the last (today's) bar of the per-day charts. At the first of the
+// sites' midnights the page reloads, for the new day's rows and bar.
 "use strict";
 
 (function () {
@@ -86,7 +87,7 @@
       if (!bars.length) continue;
       const last = bars[bars.length - 1];
       const figures = [...today.values()].filter((t) => t.day === last.dataset.day);
-      if (!figures.length) continue; // the page's last day is over: a reload draws the new one
+      if (!figures.length) continue; // the page's last day is over: the rollover reload draws the new one
       const sum = (key) => figures.reduce((total, t) => total + t[key], 0);
       const capacity = sum("capacity_s");
       const value =
@@ -124,4 +125,5 @@
     if (format) cell.textContent = format(Number(cell.dataset.value));
   }
   connect();
+  if (root.dataset.rolloverInS) setTimeout(() => location.reload(), Number(root.dataset.rolloverInS) * 1000);
 })();

@@ -18,7 +18,7 @@ from csms.tenancy_admin import ReadOnlyMixin, TenantAdmin, is_member, scoped
 from stations.models import Site
 from stations.monitoring.charts import bar_chart
 from stations.monitoring.models import ConnectionPeriod, NetworkDashboard, UptimeReport
-from stations.monitoring.services.dashboard import daily_figures, sites_live
+from stations.monitoring.services.dashboard import daily_figures, next_day_start, sites_live
 from stations.monitoring.services.uptime import uptime_csv_rows, uptime_report
 
 CHART_DAYS = (14, 30)
@@ -63,7 +63,9 @@ class NetworkDashboardAdmin(PageAdmin):
             raise PermissionDenied
         sites = self.sites(request)
         days = _choice(request.GET.get("days"), CHART_DAYS)
-        figures = daily_figures(sites, days=days)
+        now = timezone.now()
+        figures = daily_figures(sites, days=days, now=now)
+        rollover = next_day_start(sites, now=now)
         context = {
             **self.admin_site.each_context(request),
             "title": "Network dashboard",
@@ -71,6 +73,8 @@ class NetworkDashboardAdmin(PageAdmin):
             "rows": sites_live(site.pk for site in sites),
             "days": days,
             "day_choices": CHART_DAYS,
+            # The page reloads then, for the new day's rows and bars; counted from the server's clock.
+            "rollover_in_s": int((rollover - now).total_seconds()) + 1 if rollover else None,
             "energy_chart": bar_chart([(f.day, f.energy_wh / 1000) for f in figures], unit="kWh", digits=1),
             "utilization_chart": bar_chart(
                 [(f.day, 100 * f.utilization) for f in figures], unit="%", top=100, digits=1

@@ -19,6 +19,7 @@ from django.utils import timezone
 from accounts.domain import Role
 from accounts.models import Membership, Organization, User
 from stations.models import ChargingSession, Connector, Station
+from stations.monitoring.services.dashboard import next_day_start
 from stations.simulator.charger import ChargerOptions, SimulatedCharger
 from stations.simulator.drivers import TagPool
 from tests.factories import STATION_PASSWORD, IdTokenFactory, SiteFactory, StationFactory
@@ -101,6 +102,23 @@ def until_shown(page, site_id: int, field: str, text: str) -> None:  # type: ign
     page.wait_for_function(check, arg=[site_id, field, text])
 
 
+def manager_of(organization: Organization) -> None:
+    manager = User.objects.create_user("ops", "ops@example.com", "ops-password", is_staff=True)
+    Membership.objects.create(user=manager, organization=organization, role=Role.MANAGER)
+
+
+def dashboard_open(page, base: str) -> None:  # type: ignore[no-untyped-def]
+    """Log in as the manager and open the dashboard, live."""
+    page.set_default_timeout(20_000)
+    page.goto(f"{base}/admin/login/")
+    page.fill('input[name="username"]', "ops")
+    page.fill('input[name="password"]', "ops-password")
+    page.click('input[type="submit"]')
+    page.wait_for_url(f"{base}/admin/")
+    page.goto(base + reverse("admin:monitoring_networkdashboard_changelist"))
+    page.wait_for_selector('#live-state[data-state="live"]')
+
+
 def test_the_dashboard_follows_a_simulated_session_without_reloading(browser, gateways):
     web = gateways("monitoring-browser")
     base = f"http://127.0.0.1:{web.port}"
@@ -110,18 +128,10 @@ def test_the_dashboard_follows_a_simulated_session_without_reloading(browser, ga
     station = StationFactory(site=site, identity="SIM-DASH-1")
     history(station)
     IdTokenFactory(id_tag="DASH-CARD", organization=organization)
-    manager = User.objects.create_user("ops", "ops@example.com", "ops-password", is_staff=True)
-    Membership.objects.create(user=manager, organization=organization, role=Role.MANAGER)
+    manager_of(organization)
 
     page = browser.new_page(viewport=DESKTOP)
-    page.set_default_timeout(20_000)
-    page.goto(f"{base}/admin/login/")
-    page.fill('input[name="username"]', "ops")
-    page.fill('input[name="password"]', "ops-password")
-    page.click('input[type="submit"]')
-    page.wait_for_url(f"{base}/admin/")
-    page.goto(base + reverse("admin:monitoring_networkdashboard_changelist"))
-    page.wait_for_selector('#live-state[data-state="live"]')
+    dashboard_open(page, base)
     assert "Somebody Else" not in page.inner_text("#content-main")
     assert [cell(page, site.pk, f).inner_text() for f in ("online", "offline", "charging")] == ["0", "1", "0"]
     assert cell(page, site.pk, "power_w").inner_text() == "0 W"
@@ -157,3 +167,26 @@ def test_the_dashboard_follows_a_simulated_session_without_reloading(browser, ga
     connectors = page.locator("section:has(h2:text('Connectors')) tbody tr")
     assert connectors.count() == 2 and "SIM-DASH-1" in connectors.first.inner_text()
     shot(page, "uptime")
+
+
+def test_the_dashboard_reloads_itself_at_the_first_of_its_sites_midnights(browser, gateways):
+    web = gateways("monitoring-browser")
+    organization = Organization.objects.create(name="Fleet Ops")
+    sites = [
+        SiteFactory(organization=organization, name=name, time_zone=zone)
+        for name, zone in (("Depot Berlin", "Europe/Berlin"), ("Depot Tokyo", "Asia/Tokyo"))
+    ]
+    manager_of(organization)
+    page = browser.new_page(viewport=DESKTOP)
+    page.clock.install()  # the page's timers, run forward below
+    dashboard_open(page, f"http://127.0.0.1:{web.port}")
+    rollover_in_s = int(page.get_attribute("#content-main", "data-rollover-in-s") or "")
+    expected_s = (next_day_start(sites) - timezone.now()).total_seconds()
+    assert expected_s - 5 < rollover_in_s <= expected_s + 5
+    page.evaluate("window.notReloaded = true")
+    page.clock.fast_forward((rollover_in_s - 2) * 1000)
+    assert page.evaluate("window.notReloaded") is True
+    with page.expect_navigation():
+        page.clock.fast_forward(3000)
+    page.wait_for_selector('#live-state[data-state="live"]')
+    assert page.evaluate("window.notReloaded") is None

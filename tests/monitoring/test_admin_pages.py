@@ -17,7 +17,7 @@ from django.utils import timezone
 from stations.domain import ConnectorStatus
 from stations.models import ChargingSession, Connector, MeterSample, Station, StatusChange
 from stations.monitoring.models import ConnectionPeriod
-from stations.monitoring.services.dashboard import site_message
+from stations.monitoring.services.dashboard import next_day_start, site_message
 from stations.monitoring.services.history import connection_periods_reconcile
 from stations.services.registry import station_mark_offline_overdue
 from tests.factories import MembershipFactory, SiteFactory, StationFactory
@@ -89,6 +89,9 @@ def test_the_dashboard_is_in_the_index_and_shows_only_the_users_sites_with_their
     assert (row.power_w, row.sessions_today, row.energy_today_wh) == (11000, 1, 5500)
     assert 'role="img" aria-label="Energy per day, kWh"' in html
     assert len(page.context["energy_chart"].bars) == 14
+    # The page reloads at the user's own sites' first midnight.
+    until_midnight_s = (next_day_start([depots["site"]]) - timezone.now()).total_seconds()
+    assert until_midnight_s - 5 < page.context["rollover_in_s"] <= until_midnight_s + 5
     assert len(client.get(reverse(DASHBOARD), {"days": 30}).context["utilization_chart"].bars) == 30
 
 
@@ -104,6 +107,18 @@ def test_the_figures_pushed_for_today_are_those_of_the_charts_last_bar(depots):
     assert 100 * today["busy_s"] / today["capacity_s"] == pytest.approx(utilization_bar.value, rel=1e-3)
     html = page.content.decode()
     assert f'data-day="{today["day"]}" data-value="5.5"' in html and 'data-chart="utilization"' in html
+
+
+def test_the_dashboard_rolls_over_at_the_first_of_its_sites_midnights():
+    berlin = SiteFactory(time_zone="Europe/Berlin")  # UTC+1 in November
+    new_york = SiteFactory(time_zone="America/New_York")  # UTC-5
+    evening = datetime(2026, 11, 26, 22, 30, tzinfo=UTC)
+    assert next_day_start([berlin, new_york], now=evening) == datetime(2026, 11, 26, 23, 0, tzinfo=UTC)
+    # Past Berlin's midnight, New York's comes first; at a midnight, the next one is a day later.
+    after = datetime(2026, 11, 26, 23, 0, tzinfo=UTC)
+    assert next_day_start([berlin, new_york], now=after) == datetime(2026, 11, 27, 5, 0, tzinfo=UTC)
+    assert next_day_start([berlin], now=after) == datetime(2026, 11, 27, 23, 0, tzinfo=UTC)
+    assert next_day_start([], now=evening) is None
 
 
 def test_power_falls_back_to_the_currents_when_the_charger_reports_no_power(depots):

@@ -86,6 +86,15 @@ def local_day_start(site: Site, day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=site_zone(site))
 
 
+def next_day_start(sites: Iterable[Site], *, now: datetime | None = None) -> datetime | None:
+    """The first of the sites' local midnights after `now`: where a dashboard's "today" rolls over."""
+    now = now or timezone.now()
+    return min(
+        (local_day_start(site, now.astimezone(site_zone(site)).date() + timedelta(days=1)) for site in sites),
+        default=None,
+    )
+
+
 def site_live(site: Site, *, now: datetime | None = None) -> SiteLive:
     now = now or timezone.now()
     stations = list(Station.objects.filter(site=site).values_list("pk", "is_online", "status"))
