@@ -214,6 +214,19 @@ class ReadOnlyMixin:
         return False
 
 
+class ReadOnlyInline(ReadOnlyMixin, TenantInline, admin.TabularInline):
+    """Rows the charger reports or services write, in a table under their parent, changed elsewhere.
+
+    Each row's columns say what it is, so Django's title line over every row is hidden (admin/csms.css)."""
+
+    extra = 0
+    can_delete = False
+    classes = ["csms-rows"]
+
+    class Media:
+        css = {"all": ["admin/csms.css"]}
+
+
 def related_only(field: str) -> tuple[str, type[admin.RelatedOnlyFieldListFilter]]:
     """A list filter offering only the related rows that appear in the (scoped) list."""
     return (field, admin.RelatedOnlyFieldListFilter)

@@ -10,8 +10,7 @@ from django.http import HttpRequest
 
 from billing.models import PriceLine, SessionPrice, Tariff, TariffAssignment, TariffBand
 from billing.services.tariffs import tariff_revision_bump
-from csms.tenancy_admin import ReadOnlyMixin, TenantAdmin, TenantInline, related_only
-from stations.admin.chargers import ReadOnlyInline
+from csms.tenancy_admin import ReadOnlyInline, ReadOnlyMixin, TenantAdmin, TenantInline, related_only
 from stations.admin.display import CSS
 from stations.admin.forms import WeekdaysForm
 

@@ -17,7 +17,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from accounts.domain import ROLES_MANAGING, ROLES_OPERATING
-from csms.tenancy_admin import TenantAdmin, TenantInline, may_act, related_only, scoped
+from csms.tenancy_admin import ReadOnlyInline, TenantAdmin, TenantInline, may_act, related_only, scoped
 from stations import admin_commands
 from stations.admin.display import (
     CSS,
@@ -86,19 +86,6 @@ class StationForm(forms.ModelForm):
             except ValueError as error:
                 raise forms.ValidationError(str(error)) from None
         return password
-
-
-class ReadOnlyInline(TenantInline, admin.TabularInline):
-    """Rows the charger reports or other pages own: shown here, changed elsewhere."""
-
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class ConnectorInline(ReadOnlyInline):

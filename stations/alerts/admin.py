@@ -11,7 +11,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 
 from accounts.domain import ROLES_OPERATING
-from csms.tenancy_admin import ReadOnlyMixin, TenantAdmin, may_act, related_only, scoped
+from csms.tenancy_admin import ReadOnlyInline, ReadOnlyMixin, TenantAdmin, may_act, related_only, scoped
 from stations.alerts import services
 from stations.alerts.models import Alert, AlertNotification
 
@@ -31,18 +31,10 @@ class OpenFilter(admin.SimpleListFilter):
         return queryset
 
 
-class NotificationInline(admin.TabularInline):
+class NotificationInline(ReadOnlyInline):
     model = AlertNotification
-    extra = 0
-    can_delete = False
     fields = ["event", "channel", "recipient", "attempts", "sent_at", "error"]
     readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Alert)

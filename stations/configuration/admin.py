@@ -11,7 +11,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 
 from accounts.domain import ROLES_MANAGING
-from csms.tenancy_admin import ReadOnlyMixin, TenantAdmin, TenantInline, may_act, related_only
+from csms.tenancy_admin import ReadOnlyInline, ReadOnlyMixin, TenantAdmin, TenantInline, may_act, related_only
 from stations.configuration import admin_apply, admin_views
 from stations.configuration.models import (
     ConfigurationProfile,
@@ -137,11 +137,10 @@ class ConfigurationSnapshotAdmin(ReadOnlyMixin, TenantAdmin):
         ]
 
 
-class ResultInline(ReadOnlyMixin, TenantInline, admin.TabularInline):
+class ResultInline(ReadOnlyInline):
     model = ProfileApplicationResult
     fields = ["station", "key", "value", "status", "detail"]
     readonly_fields = fields
-    extra = 0
 
 
 @admin.register(ProfileApplication)

@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path, reverse
 
 from accounts.domain import ROLES_MANAGING
-from csms.tenancy_admin import ReadOnlyMixin, TenantAdmin, TenantInline, may_act
+from csms.tenancy_admin import ReadOnlyInline, TenantAdmin, may_act
 from stations.firmware import services
 from stations.firmware.domain import ACTIVE, CampaignStatus, UpdateStatus
 from stations.firmware.exceptions import FirmwareError
@@ -79,12 +79,10 @@ class FirmwareFileAdmin(TenantAdmin):
         super().save_model(request, obj, form, change)
 
 
-class FirmwareUpdateInline(ReadOnlyMixin, TenantInline, admin.TabularInline):
+class FirmwareUpdateInline(ReadOnlyInline):
     """The per-charger progress table of a campaign."""
 
     model = FirmwareUpdate
-    extra = 0
-    can_delete = False
     verbose_name_plural = "Progress per charger"
     fields = [
         "station",
