@@ -7,28 +7,27 @@ the key before it reads the site, so an event arriving while it runs schedules t
 lost. A per-site lock keeps two runs of one site from overlapping.
 
 Where the run happens: with Redis, in a Celery worker (countdown); the keys are then in Redis, shared by
-the gateway, the web processes and the workers (settings point the cache at REDIS_URL). Without Redis (one
-process, the in-memory channel layer), in the gateway's event loop, the only place from which the
-chargers' sockets are reachable, with a periodic run of every site there in place of Celery beat; a
-process holding no sockets (a test, a command) runs it in a thread.
+the gateway, the web processes and the workers (settings point the cache at REDIS_URL). Without Redis,
+beside the gateway (stations/ocpp/beside.py), with a periodic run of every site in the gateway's loop in
+place of Celery beat.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-import threading
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connections
 from django.utils.module_loading import import_string
 
+from stations.ocpp.beside import run_beside_gateway, task_keep
 from stations.ocpp.consumer import gateway_loop
 
 logger = logging.getLogger(__name__)
@@ -48,7 +47,6 @@ class SiteDebounce(Generic[T]):
     delay_s: float
     period_s: float  # without Celery beat, how often the gateway's loop schedules every site
     sites: Callable[[], Iterable[int]]  # the sites the periodic run schedules
-    running: set[asyncio.Task[Any]] = field(default_factory=set)  # the loop keeps only weak references
     loops: set[asyncio.AbstractEventLoop] = field(default_factory=set)  # those running the periodic run
 
     def pending_key(self, site_id: int) -> str:
@@ -64,13 +62,11 @@ class SiteDebounce(Generic[T]):
         if settings.REDIS_URL:
             import_string(self.task).apply_async(kwargs={"site_id": site_id}, countdown=self.delay_s)
             return True
-        loop = gateway_loop()
-        if loop is not None and loop.is_running():
-            loop.call_soon_threadsafe(self._later_in_loop, loop, site_id)
-        else:
-            timer = threading.Timer(self.delay_s, self._in_thread, kwargs={"site_id": site_id})
-            timer.daemon = True
-            timer.start()
+        run_beside_gateway(
+            functools.partial(self.run_async, site_id=site_id),
+            what=f"{self.what} of site {site_id}",
+            delay_s=self.delay_s,
+        )
         return True
 
     def all_soon(self) -> int:
@@ -80,6 +76,8 @@ class SiteDebounce(Generic[T]):
     async def run_async(self, *, site_id: int) -> T | None:
         """The scheduled run: frees the pending key, then runs unless another run holds the site."""
         cache.delete(self.pending_key(site_id))
+        if not settings.REDIS_URL:
+            self._periodic_ensure()
         if not cache.add(self.lock_key(site_id), 1, timeout=LOCK_TTL_S):
             self.soon(site_id)  # after the one running
             return None
@@ -91,32 +89,12 @@ class SiteDebounce(Generic[T]):
     def run(self, *, site_id: int) -> T | None:
         return async_to_sync(self.run_async)(site_id=site_id)
 
-    def _in_thread(self, *, site_id: int) -> None:
-        try:
-            self.run(site_id=site_id)
-        except Exception:
-            logger.exception("%s of site %s failed", self.what, site_id)
-        finally:
-            connections.close_all()
-
-    def _spawn(self, loop: asyncio.AbstractEventLoop, coroutine: Coroutine[Any, Any, Any]) -> None:
-        task = loop.create_task(coroutine)
-        self.running.add(task)
-        task.add_done_callback(self._finished)
-
-    def _finished(self, task: asyncio.Task[Any]) -> None:
-        self.running.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("%s failed", self.what, exc_info=task.exception())
-
-    def _later_in_loop(self, loop: asyncio.AbstractEventLoop, site_id: int) -> None:
-        if loop not in self.loops:
+    def _periodic_ensure(self) -> None:
+        """In the gateway's loop, start the periodic run there once."""
+        loop = asyncio.get_running_loop()
+        if loop is gateway_loop() and loop not in self.loops:
             self.loops.add(loop)
-            self._spawn(loop, self.every_period())
-        loop.call_later(self.delay_s, self._run_in_loop, loop, site_id)
-
-    def _run_in_loop(self, loop: asyncio.AbstractEventLoop, site_id: int) -> None:
-        self._spawn(loop, self.run_async(site_id=site_id))
+            task_keep(loop.create_task(self.every_period()), what=f"the periodic {self.what}")
 
     async def every_period(self) -> None:
         """The periodic run in the gateway's loop, for as long as the loop runs."""

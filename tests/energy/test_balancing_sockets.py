@@ -19,6 +19,7 @@ from channels.testing import WebsocketCommunicator
 from energy.models import Allocation, AllocationStatus, ChargerWiring, SiteGrid
 from energy.services import triggers
 from stations.ocpp.base import format_timestamp
+from stations.ocpp.beside import tasks_running
 from tests.communicators import connected_charger
 from tests.factories import IdTokenFactory, SiteFactory, StationFactory
 from tests.ocpp_fixtures import load_payload
@@ -33,7 +34,7 @@ async def recomputes_finish():
     """Let the recomputes a test set off finish in its event loop, and stop the periodic one."""
     yield
     deadline = time.monotonic() + 20
-    running = triggers.REBALANCE.running
+    running = tasks_running
     while time.monotonic() < deadline and any(
         not task.done() and task.get_coro().__name__ != "every_period" for task in running
     ):
