@@ -8,12 +8,19 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from accounts.domain import ROLES_OPERATING
 from csms.tenancy_admin import ReadOnlyInline, ReadOnlyMixin, TenantAdmin, may_act, related_only, scoped
+from stations.admin.display import CSS, chip
 from stations.alerts import services
+from stations.alerts.domain import Severity
 from stations.alerts.models import Alert, AlertNotification
+
+SEVERITY_CHIPS = {Severity.CRITICAL: "faulted", Severity.WARNING: "partial", Severity.INFO: "unknown"}
 
 
 class OpenFilter(admin.SimpleListFilter):
@@ -39,10 +46,11 @@ class NotificationInline(ReadOnlyInline):
 
 @admin.register(Alert)
 class AlertAdmin(ReadOnlyMixin, TenantAdmin):
-    list_display = ["opened_at", "kind", "severity", "station", "site", "summary", "count", "state"]
+    list_display = ["opened", "state_chip", "severity_chip", "kind", "summary", "site", "count"]
+    list_display_links = ["opened", "summary"]
     list_filter = [OpenFilter, "kind", "severity", related_only("site")]
     search_fields = ["summary", "key", "station__identity"]
-    list_select_related = ["station", "site"]
+    list_select_related = ["station", "site", "acknowledged_by"]
     date_hierarchy = "opened_at"
     readonly_fields = [
         "kind",
@@ -65,11 +73,24 @@ class AlertAdmin(ReadOnlyMixin, TenantAdmin):
     inlines = [NotificationInline]
     actions = ["acknowledge", "close"]
 
+    class Media:
+        css = CSS
+
+    @admin.display(description="opened", ordering="opened_at")
+    def opened(self, alert: Alert) -> str:
+        return date_format(timezone.localtime(alert.opened_at), "j M H:i")
+
     @admin.display(description="state", ordering="closed_at")
-    def state(self, alert: Alert) -> str:
+    def state_chip(self, alert: Alert) -> SafeString:
         if alert.closed_at is not None:
-            return "closed"
-        return "acknowledged" if alert.acknowledged_at else "open"
+            return chip("closed", "available")
+        if alert.acknowledged_at:
+            return chip("acknowledged", "partial", f"by {alert.acknowledged_by}")
+        return chip("open", "faulted")
+
+    @admin.display(description="severity", ordering="severity")
+    def severity_chip(self, alert: Alert) -> SafeString:
+        return chip(alert.get_severity_display(), SEVERITY_CHIPS[alert.severity])
 
     @admin.display(description="evidence")
     def evidence_pretty(self, alert: Alert) -> str:

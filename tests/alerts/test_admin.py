@@ -81,3 +81,18 @@ def test_a_viewer_has_no_actions_and_nobody_edits_alerts(client, alerts):
     response = client.post(reverse("admin:alerts_alert_change", args=[mine.pk]), {"summary": "edited"})
     assert response.status_code == 403
     assert Alert.objects.get(pk=mine.pk).summary == "OUR-FAULT connector 1"
+
+
+def test_the_list_shows_each_alerts_state_and_severity_as_a_chip(admin_client, alerts):
+    _, mine, _ = alerts
+
+    def row() -> str:
+        page = admin_client.get(CHANGELIST).content.decode()
+        return next(tr for tr in page.split("<tr")[1:] if "OUR-FAULT" in tr)
+
+    assert '<span class="csms-chip csms-faulted" title="">open</span>' in row()
+    admin_client.post(CHANGELIST, {"action": "acknowledge", "_selected_action": [mine.pk]})
+    assert "csms-partial" in row() and ">acknowledged</span>" in row()
+    admin_client.post(CHANGELIST, {"action": "close", "_selected_action": [mine.pk]})
+    assert '<span class="csms-chip csms-available" title="">closed</span>' in row()
+    assert f">{mine.get_severity_display()}</span>" in row()
