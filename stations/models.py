@@ -222,6 +222,11 @@ class ChargingSessionQuerySet(models.QuerySet["ChargingSession"]):
     def open(self) -> ChargingSessionQuerySet:
         return self.filter(stopped_at__isnull=True, started_at__isnull=False)
 
+    def running(self) -> ChargingSessionQuerySet:
+        """Open sessions but those a charger left open when it rebooted (server clock on both sides): its
+        StopTransaction may still come from its queue, so they stay open, but nothing runs on them."""
+        return self.open().exclude(station__last_boot_at__gt=models.F("created_at"))
+
 
 class ChargingSession(models.Model):
     station = models.ForeignKey(Station, on_delete=models.PROTECT, related_name="sessions")

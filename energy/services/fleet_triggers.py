@@ -25,7 +25,7 @@ PERIOD_S = 15 * 60  # without Celery beat, the in-process periodic replan
 def fleet_sites() -> set[int]:
     """The sites with a fleet vehicle plugged in, or a plan of the last day still naming vehicles."""
     plugged = (
-        ChargingSession.objects.open()
+        ChargingSession.objects.running()
         .filter(id_token__fleet_vehicles__isnull=False, station__site__grid__isnull=False)
         .values_list("station__site_id", flat=True)
     )

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import F, OuterRef, Subquery
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from energy.allocation import Circuit, Load
@@ -130,9 +130,8 @@ def _open_sessions(site_id: int) -> list[dict[str, Any]]:
     left open by a charger that rebooted since. Plain rows: a thousand model instances cost more than the
     query."""
     return list(
-        ChargingSession.objects.open()
+        ChargingSession.objects.running()
         .filter(station__site_id=site_id)
-        .exclude(station__last_boot_at__gt=F("created_at"))
         .annotate(
             current_at=_current(None, "sampled_at"),
             current_l1=_current("L1", "value"),

@@ -74,7 +74,7 @@ def stuck_sessions_scan(*, now: datetime | None = None) -> tuple[int, int]:
     open_alerts = _open_keys(AlertKind.STUCK_SESSION)
     stuck: set[str] = set()
     opened = closed = 0
-    charging = ChargingSession.objects.open().select_related("station__site", "connector")
+    charging = ChargingSession.objects.running().select_related("station__site", "connector")
     for session in charging.filter(connector__status=ConnectorStatus.CHARGING, started_at__lt=cutoff):
         progress = _last_progress(session)
         if progress is None or progress[1] >= cutoff:

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from accounts.domain import Authorization, AuthorizationStatus
@@ -43,10 +42,8 @@ def _authorize_for_session(
     if authorization.status == AuthorizationStatus.ACCEPTED and authorization.id_token_pk is not None:
         # A session left open by a charger that went away or rebooted without its stop does not
         # keep the driver from charging elsewhere.
-        busy = (
-            ChargingSession.objects.open()
-            .filter(id_token_id=authorization.id_token_pk, station__is_online=True)
-            .exclude(station__last_boot_at__gt=F("created_at"))  # server clock on both sides
+        busy = ChargingSession.objects.running().filter(
+            id_token_id=authorization.id_token_pk, station__is_online=True
         )
         if exclude_pk is not None:
             busy = busy.exclude(pk=exclude_pk)

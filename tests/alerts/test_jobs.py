@@ -14,7 +14,7 @@ from stations.alerts.domain import AlertKind
 from stations.alerts.jobs import ENERGY_REGISTER, offline_scan, stuck_sessions_scan
 from stations.alerts.models import Alert
 from stations.domain import ConnectorStatus
-from stations.models import ChargingSession, Connector, MeterSample
+from stations.models import ChargingSession, Connector, MeterSample, Station
 from stations.services import registry
 from tests.alerts.conftest import MANAGER_EMAIL
 from tests.factories import STATION_PASSWORD
@@ -125,6 +125,15 @@ def test_a_stuck_session_alert_closes_when_the_session_ends_or_the_car_pauses(ch
     Connector.objects.filter(pk=charging.connector_id).update(status=ConnectorStatus.CHARGING)
     assert stuck_sessions_scan() == (1, 0)
     ChargingSession.objects.filter(pk=charging.pk).update(stopped_at=timezone.now())
+    assert stuck_sessions_scan() == (0, 1)
+
+
+def test_a_session_the_charger_left_open_when_it_rebooted_is_not_stuck(charging, settings):
+    settings.CSMS_ALERT_STUCK_SESSION_MIN = 30
+    assert stuck_sessions_scan() == (1, 0)
+    # Rebooted without its StopTransaction: the session stays open for the stop still queued, but the
+    # connector charging now is another car's.
+    Station.objects.filter(pk=charging.station_id).update(last_boot_at=timezone.now())
     assert stuck_sessions_scan() == (0, 1)
 
 

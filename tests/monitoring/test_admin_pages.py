@@ -140,6 +140,14 @@ def test_power_falls_back_to_the_currents_when_the_charger_reports_no_power(depo
     assert row.power_w == 3 * 16 * 230
 
 
+def test_a_session_the_charger_left_open_when_it_rebooted_draws_no_power(depots):
+    client = client_of(depots["mine"])
+    assert client.get(reverse(DASHBOARD)).context["rows"][0].power_w == 11000
+    Station.objects.filter(pk=depots["busy"].pk).update(last_boot_at=timezone.now())
+    (row,) = client.get(reverse(DASHBOARD)).context["rows"]
+    assert (row.power_w, row.online, row.sessions_today) == (0, 1, 1)
+
+
 def test_the_uptime_report_exports_the_users_connectors_as_csv(depots):
     busy = depots["busy"]
     start = datetime(2026, 11, 2, tzinfo=UTC)

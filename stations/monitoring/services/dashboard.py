@@ -103,7 +103,7 @@ def site_live(site: Site, *, now: datetime | None = None) -> SiteLive:
     connectors = list(Connector.objects.filter(station__site=site).values_list("station_id", "status"))
     online_ids = {pk for pk, is_online, _ in stations if is_online}
     open_sessions = list(
-        ChargingSession.objects.open()
+        ChargingSession.objects.running()
         .filter(station__site=site, station__is_online=True)
         .values_list("pk", flat=True)
     )
