@@ -209,6 +209,15 @@ def test_each_change_page_renders(admin_client, charger_data, key, expected):
 
 
 @pytest.mark.django_db
+def test_a_session_left_open_by_a_reboot_is_told_apart_on_the_charger_page(admin_client, charger_data):
+    online = charger_data["online"]
+    assert ">open</span>" in admin_client.get(change(online)).content.decode()
+    Station.objects.filter(pk=online.pk).update(last_boot_at=timezone.now())
+    page = admin_client.get(change(online)).content.decode()
+    assert ">left open by a reboot</span>" in page and ">open</span>" not in page
+
+
+@pytest.mark.django_db
 def test_the_add_pages_render(admin_client):
     for model, app in (("station", "stations"), ("site", "stations"), ("idtoken", "accounts")):
         assert admin_client.get(reverse(f"admin:{app}_{model}_add")).status_code == 200
