@@ -70,7 +70,7 @@ class DeviceEvent:
 
 @dataclass(frozen=True)
 class SecurityEvent:
-    """A 2.0.1 SecurityEventNotification: its type, when, and the charger's free text."""
+    """A SecurityEventNotification (2.0.1, 1.6 security extension): type, time, the charger's free text."""
 
     type: str
     occurred_at: datetime

@@ -19,7 +19,7 @@ class DiagnosticsForm(CommandForm):
         label="Log",
         choices=LogKind.choices,
         initial=LogKind.DIAGNOSTICS,
-        help_text="OCPP 1.6 chargers provide the diagnostics log only.",
+        help_text="An OCPP 1.6 charger provides the security log only with the security extension (GetLog).",
     )
     since = forms.DateTimeField(label="Oldest entry", required=False)
     until = forms.DateTimeField(label="Latest entry", required=False)

@@ -1,11 +1,5 @@
 from __future__ import annotations
 
-from stations.exceptions import StationError
-
-
-class DiagnosticsUnsupported(StationError):
-    """The charger's OCPP version cannot provide this kind of log."""
-
 
 class UploadRefused(Exception):
     """An upload that does not match a pending request; `status` is the HTTP status to answer."""

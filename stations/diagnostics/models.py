@@ -35,7 +35,8 @@ def upload_path(instance: DiagnosticsRequest, filename: str) -> str:
 class DiagnosticsRequest(models.Model):
     station = models.ForeignKey("stations.Station", on_delete=models.CASCADE, related_name="diagnostics")
     kind = models.CharField(max_length=16, choices=LogKind.choices, default=LogKind.DIAGNOSTICS)
-    # 2.0.1 requestId, which LogStatusNotification repeats; 1.6 has none (notifications go to the latest).
+    # GetLog's requestId, which LogStatusNotification repeats; 1.6 GetDiagnostics has none (its
+    # notifications go to the latest request).
     request_id = models.PositiveIntegerField(null=True, blank=True)
     since = models.DateTimeField(null=True, blank=True)
     until = models.DateTimeField(null=True, blank=True)

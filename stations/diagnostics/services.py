@@ -14,7 +14,7 @@ from django.utils.text import get_valid_filename
 
 from stations.credentials import url_token_hash, url_token_new
 from stations.diagnostics.domain import UPLOAD_OPEN, DiagnosticsStatus, LogKind
-from stations.diagnostics.exceptions import DiagnosticsUnsupported, UploadRefused
+from stations.diagnostics.exceptions import UploadRefused
 from stations.diagnostics.models import DiagnosticsRequest
 from stations.exceptions import StationError, StationOffline
 from stations.models import Station
@@ -38,15 +38,12 @@ def diagnostics_request(
     upload_base_url: str | None = None,
     timeout: float | None = None,
 ) -> DiagnosticsRequest:
-    """Ask the charger for a log upload (1.6 GetDiagnostics, 2.0.1 GetLog) and record its answer.
+    """Ask the charger for a log upload (1.6 GetDiagnostics; GetLog of 2.0.1 and of the 1.6 security
+    extension, for a 1.6 charger's security log) and record its answer.
 
     The request is committed before the call goes out, so an upload or a status notification that
     overtakes the answer finds it."""
     protocol = station.protocol or "ocpp1.6"
-    if protocol == "ocpp1.6" and kind != LogKind.DIAGNOSTICS:
-        raise DiagnosticsUnsupported(
-            f"{station.identity} speaks OCPP 1.6, which has no security log request."
-        )
     token, token_hash = url_token_new()
     url = _upload_url(upload_base_url or settings.CSMS_DIAGNOSTICS_UPLOAD_URL, token)
     with transaction.atomic():
@@ -61,20 +58,18 @@ def diagnostics_request(
             expires_at=timezone.now() + timedelta(hours=settings.CSMS_DIAGNOSTICS_VALID_H),
             requested_by=requested_by[:150],
         )
-        if protocol != "ocpp1.6":
-            request.request_id = request.pk  # unique and stable: 2.0.1 LogStatusNotification names it
+        action, payload = logs.log_request_call(
+            protocol,
+            kind=kind,
+            location=url,
+            request_id=request.pk,
+            since=since,
+            until=until,
+            retries=retries,
+        )
+        if action != logs.GET_DIAGNOSTICS:
+            request.request_id = request.pk  # unique and stable: LogStatusNotification names it
             request.save(update_fields=["request_id"])
-    call = logs.log_request_call(
-        protocol,
-        kind=kind,
-        location=url,
-        request_id=request.pk,
-        since=since,
-        until=until,
-        retries=retries,
-    )
-    assert call is not None  # the 1.6 security log was refused above
-    action, payload = call
     # Imported here: the adapters record status notifications through this module, and commands imports them.
     from stations.ocpp.commands import station_call
 
@@ -92,7 +87,7 @@ def diagnostics_request(
             log.warning("%s to %s failed: %s", action, station.identity, error)
         request.refresh_from_db()
         return request
-    outcome = logs.log_request_answer(protocol, answer)
+    outcome = logs.log_request_answer(action, answer)
     status = DiagnosticsStatus.ACCEPTED if outcome.accepted else DiagnosticsStatus.REJECTED
     _answer_record(request, status, info=outcome.info, file_name=outcome.file_name)
     request.refresh_from_db()

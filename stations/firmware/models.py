@@ -44,13 +44,15 @@ class FirmwareFile(models.Model):
     url = models.URLField(
         max_length=512, blank=True, help_text="Instead of a file: where chargers download the image from."
     )
-    # OCPP 2.0.1 signed firmware (UpdateFirmware firmware.signingCertificate and signature).
+    # Signed firmware: 2.0.1 UpdateFirmware firmware.signingCertificate and signature, and the same fields
+    # in SignedUpdateFirmware of the 1.6 security extension.
     signing_certificate = models.TextField(
-        max_length=5500, blank=True, help_text="PEM certificate of the signing key (OCPP 2.0.1 only)."
+        max_length=5500,
+        blank=True,
+        help_text="PEM certificate of the signing key. A 1.6 charger gets a signed image by "
+        "SignedUpdateFirmware (the security extension).",
     )
-    signature = models.TextField(
-        max_length=800, blank=True, help_text="Base64 signature of the image (OCPP 2.0.1 only)."
-    )
+    signature = models.TextField(max_length=800, blank=True, help_text="Base64 signature of the image.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -21,9 +21,8 @@ from stations.firmware.models import FirmwareCampaign, FirmwareFile, FirmwareUpd
 from stations.firmware.progress import update_fail
 from stations.ocpp.commands import station_call
 from stations.ocpp.firmware import (
-    UPDATE_FIRMWARE,
     FirmwareRequest,
-    update_firmware_payload,
+    update_firmware_call,
     update_firmware_refusal,
 )
 
@@ -255,18 +254,18 @@ def _send(claimed: tuple[FirmwareUpdate, str]) -> int:
         signing_certificate=firmware.signing_certificate,
         signature=firmware.signature,
     )
-    payload = update_firmware_payload(station.protocol, request)
+    action, payload = update_firmware_call(station.protocol, request)
     try:
         answer = station_call(
-            identity=station.identity, action=UPDATE_FIRMWARE, payload=payload, requested_by=REQUESTED_BY
+            identity=station.identity, action=action, payload=payload, requested_by=REQUESTED_BY
         )
     except StationOffline:
         _unclaim(update)
         return 0
     except StationError as error:
-        _attempt_failed(update, f"UpdateFirmware failed: {error}")
+        _attempt_failed(update, f"{action} failed: {error}")
         return 1
-    if refusal := update_firmware_refusal(station.protocol, answer):
+    if refusal := update_firmware_refusal(station.protocol, action, answer):
         _attempt_failed(update, refusal)
         return 1
     # The charger may have reported progress already: only a request still starting moves on here.

@@ -1,4 +1,5 @@
-"""2.0.1 NotifyEvent and SecurityEventNotification payloads in our words (stations.alerts.domain)."""
+"""2.0.1 NotifyEvent, and SecurityEventNotification (2.0.1 and the 1.6 security extension), in our words
+(stations.alerts.domain)."""
 
 from __future__ import annotations
 

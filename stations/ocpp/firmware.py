@@ -1,4 +1,5 @@
-"""UpdateFirmware and FirmwareStatusNotification of 1.6 and 2.0.1, mapped to the firmware app's words."""
+"""UpdateFirmware and FirmwareStatusNotification of 1.6 and 2.0.1, and SignedUpdateFirmware and
+SignedFirmwareStatusNotification of the 1.6 security extension, mapped to the firmware app's words."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from stations.firmware.domain import ChargerFirmwareStatus
 from stations.ocpp.base import format_timestamp
 
 UPDATE_FIRMWARE = "UpdateFirmware"
+SIGNED_UPDATE_FIRMWARE = "SignedUpdateFirmware"  # the 1.6 security extension
 
 # 1.6 and 2.0.1 FirmwareStatusEnumType (1.6 uses a subset of the same names).
 CHARGER_STATUS = {
@@ -40,9 +42,10 @@ class FirmwareRequest:
     signature: str = ""
 
 
-def update_firmware_payload(protocol: str, request: FirmwareRequest) -> dict[str, Any]:
-    """The UpdateFirmware payload for a charger speaking `protocol`."""
-    if protocol == "ocpp1.6":  # 1.6 has no request id and no signed firmware (a security extension)
+def update_firmware_call(protocol: str, request: FirmwareRequest) -> tuple[str, dict[str, Any]]:
+    """The call for a charger speaking `protocol`: 2.0.1 UpdateFirmware, signed or not; 1.6 UpdateFirmware,
+    or SignedUpdateFirmware of the 1.6 security extension for a signed image (the same firmware fields)."""
+    if protocol == "ocpp1.6" and not request.signing_certificate:  # no request id in 1.6 UpdateFirmware
         payload: dict[str, Any] = {
             "location": request.location,
             "retrieveDate": format_timestamp(request.retrieve_at),
@@ -58,16 +61,17 @@ def update_firmware_payload(protocol: str, request: FirmwareRequest) -> dict[str
         payload = {"requestId": request.request_id, "firmware": firmware}
     if request.retries is not None:
         payload["retries"] = request.retries
-    return payload
+    signed_16 = protocol == "ocpp1.6" and request.signing_certificate
+    return (SIGNED_UPDATE_FIRMWARE if signed_16 else UPDATE_FIRMWARE), payload
 
 
-def update_firmware_refusal(protocol: str, answer: dict[str, Any]) -> str:
-    """Why the charger refused UpdateFirmware, or "" when it accepted (1.6 answers with nothing)."""
-    if protocol == "ocpp1.6":
+def update_firmware_refusal(protocol: str, action: str, answer: dict[str, Any]) -> str:
+    """Why the charger refused the update, or "" when it accepted (1.6 UpdateFirmware answers nothing)."""
+    if protocol == "ocpp1.6" and action == UPDATE_FIRMWARE:
         return ""
     status = answer.get("status", "")
     if status in ("Accepted", "AcceptedCanceled"):
         return ""
-    return f"The charger answered UpdateFirmware with {status}" + (
+    return f"The charger answered {action} with {status}" + (
         f": {answer['statusInfo'].get('reasonCode', '')}" if "statusInfo" in answer else "."
     )

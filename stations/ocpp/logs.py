@@ -1,5 +1,6 @@
-"""Logs on the wire: 1.6 GetDiagnostics and DiagnosticsStatusNotification, 2.0.1 GetLog and
-LogStatusNotification, mapped to and from stations.diagnostics' vocabulary."""
+"""Logs on the wire: 1.6 GetDiagnostics and DiagnosticsStatusNotification; GetLog and
+LogStatusNotification of 2.0.1 and of the 1.6 security extension (the same messages), mapped to and from
+stations.diagnostics' vocabulary."""
 
 from __future__ import annotations
 
@@ -16,9 +17,9 @@ DIAGNOSTICS_STATUS_16 = {
     "Uploaded": DiagnosticsStatus.UPLOADED,
     "UploadFailed": DiagnosticsStatus.FAILED,
 }
-# 2.0.1 UploadLogStatusEnumType; Idle and AcceptedCanceled (an upload cancelled for a newer request)
-# do not move the request they name.
-LOG_STATUS_201 = {
+# UploadLogStatusEnumType (2.0.1, and the 1.6 security extension); Idle and AcceptedCanceled (an upload
+# cancelled for a newer request) do not move the request they name.
+LOG_STATUS = {
     "Uploading": DiagnosticsStatus.UPLOADING,
     "Uploaded": DiagnosticsStatus.UPLOADED,
     "UploadFailure": DiagnosticsStatus.FAILED,
@@ -26,7 +27,10 @@ LOG_STATUS_201 = {
     "NotSupportedOperation": DiagnosticsStatus.FAILED,
     "PermissionDenied": DiagnosticsStatus.FAILED,
 }
-LOG_TYPE_201 = {LogKind.DIAGNOSTICS: "DiagnosticsLog", LogKind.SECURITY: "SecurityLog"}
+LOG_TYPE = {LogKind.DIAGNOSTICS: "DiagnosticsLog", LogKind.SECURITY: "SecurityLog"}
+
+
+GET_DIAGNOSTICS = "GetDiagnostics"
 
 
 @dataclass(frozen=True)
@@ -45,11 +49,10 @@ def log_request_call(
     since: datetime | None,
     until: datetime | None,
     retries: int | None,
-) -> tuple[str, dict[str, Any]] | None:
-    """GetDiagnostics.req or GetLogRequest; None when the version cannot ask for this kind of log."""
-    if protocol == "ocpp1.6":
-        if kind != LogKind.DIAGNOSTICS:
-            return None  # SecurityLog needs the 1.6 security whitepaper's GetLog, not supported here
+) -> tuple[str, dict[str, Any]]:
+    """GetDiagnostics.req for a 1.6 charger's diagnostics, which every 1.6 charger answers; GetLog
+    otherwise: 2.0.1, or a 1.6 charger's security log (the security extension's only way to it)."""
+    if protocol == "ocpp1.6" and kind == LogKind.DIAGNOSTICS:
         payload: dict[str, Any] = {"location": location}
         if retries is not None:
             payload["retries"] = retries
@@ -57,21 +60,21 @@ def log_request_call(
             payload["startTime"] = format_timestamp(since)
         if until is not None:
             payload["stopTime"] = format_timestamp(until)
-        return "GetDiagnostics", payload
+        return GET_DIAGNOSTICS, payload
     log: dict[str, Any] = {"remoteLocation": location}
     if since is not None:
         log["oldestTimestamp"] = format_timestamp(since)
     if until is not None:
         log["latestTimestamp"] = format_timestamp(until)
-    payload = {"log": log, "logType": LOG_TYPE_201[LogKind(kind)], "requestId": request_id}
+    payload = {"log": log, "logType": LOG_TYPE[LogKind(kind)], "requestId": request_id}
     if retries is not None:
         payload["retries"] = retries
     return "GetLog", payload
 
 
-def log_request_answer(protocol: str, answer: dict[str, Any]) -> LogAnswer:
+def log_request_answer(action: str, answer: dict[str, Any]) -> LogAnswer:
     """GetDiagnostics.conf (a fileName, absent when there is nothing to upload) or GetLogResponse."""
-    if protocol == "ocpp1.6":
+    if action == GET_DIAGNOSTICS:
         file_name = answer.get("fileName")
         if not isinstance(file_name, str) or not file_name:
             return LogAnswer(False, "", "The charger has no diagnostics to upload (no fileName).")
@@ -92,6 +95,8 @@ def log_request_answer(protocol: str, answer: dict[str, Any]) -> LogAnswer:
     return LogAnswer(False, file_name[:255], f"{status}: {info}" if info else str(status))
 
 
-def log_status(protocol: str, status: str) -> DiagnosticsStatus | None:
-    """The request's new state from a DiagnosticsStatusNotification / LogStatusNotification status."""
-    return (DIAGNOSTICS_STATUS_16 if protocol == "ocpp1.6" else LOG_STATUS_201).get(status)
+def log_status(notification: str, status: str) -> DiagnosticsStatus | None:
+    """The request's new state from a DiagnosticsStatusNotification or LogStatusNotification status."""
+    return (DIAGNOSTICS_STATUS_16 if notification == "DiagnosticsStatusNotification" else LOG_STATUS).get(
+        status
+    )

@@ -26,6 +26,7 @@ from stations.ocpp import base, logs, profiles
 from stations.ocpp.base import ProtocolAdapter, format_timestamp, parse_timestamp
 from stations.ocpp.firmware import CHARGER_STATUS
 from stations.ocpp.framing import ErrorKind, FrameError
+from stations.ocpp.security import SecurityMessages
 from stations.services import registry, sessions
 from stations.services.access import access_authorize
 
@@ -132,7 +133,7 @@ def meter_reading(meter_values: list[dict[str, Any]]) -> MeterReading:
     return base.meter_reading(meter_values, sampled_number)
 
 
-class Ocpp16(ProtocolAdapter):
+class Ocpp16(SecurityMessages, ProtocolAdapter):
     subprotocol = "ocpp1.6"
     schema_version = "1.6"
     error_codes = ERROR_CODES_16
@@ -147,6 +148,10 @@ class Ocpp16(ProtocolAdapter):
         "DataTransfer": "data_transfer",
         "DiagnosticsStatusNotification": "diagnostics_status_notification",
         "FirmwareStatusNotification": "firmware_status_notification",
+        # The security extension (OCPP 1.6 Security Whitepaper)
+        "SecurityEventNotification": "security_event_notification",
+        "LogStatusNotification": "log_status_notification",
+        "SignedFirmwareStatusNotification": "firmware_request_status_notification",
     }
     csms_actions = frozenset(
         {
@@ -160,12 +165,14 @@ class Ocpp16(ProtocolAdapter):
             "GetConfiguration",
             "GetDiagnostics",
             "GetLocalListVersion",
+            "GetLog",
             "RemoteStartTransaction",
             "RemoteStopTransaction",
             "ReserveNow",
             "Reset",
             "SendLocalList",
             "SetChargingProfile",
+            "SignedUpdateFirmware",
             "TriggerMessage",
             "UnlockConnector",
             "UpdateFirmware",
@@ -328,7 +335,9 @@ class Ocpp16(ProtocolAdapter):
 
     def diagnostics_status_notification(self, p: dict[str, Any]) -> dict[str, Any]:
         registry.station_report_update(station_id=self.station_id, diagnostics_status=p["status"])
-        diagnostics_status_record(station_id=self.station_id, status=logs.log_status("ocpp1.6", p["status"]))
+        diagnostics_status_record(
+            station_id=self.station_id, status=logs.log_status("DiagnosticsStatusNotification", p["status"])
+        )
         return {}
 
     def firmware_status_notification(self, p: dict[str, Any]) -> dict[str, Any]:

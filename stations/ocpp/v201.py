@@ -15,8 +15,7 @@ from typing import Any, ClassVar
 from django.utils import timezone
 
 from accounts.domain import Authorization, AuthorizationStatus
-from stations.alerts.detectors import device_events_record, security_event_record
-from stations.diagnostics.services import diagnostics_status_record
+from stations.alerts.detectors import device_events_record
 from stations.domain import (
     ConnectorStatus,
     DeviceVariableData,
@@ -27,13 +26,13 @@ from stations.domain import (
     StationInfo,
     StopReason,
 )
-from stations.firmware.progress import firmware_boot_record, firmware_status_record
+from stations.firmware.progress import firmware_boot_record
 from stations.models import DeviceVariable
-from stations.ocpp import base, logs, profiles
+from stations.ocpp import base, profiles
 from stations.ocpp.base import ProtocolAdapter, format_timestamp, parse_timestamp
-from stations.ocpp.events import device_events, security_event
-from stations.ocpp.firmware import CHARGER_STATUS
+from stations.ocpp.events import device_events
 from stations.ocpp.framing import ErrorKind
+from stations.ocpp.security import SecurityMessages
 from stations.ocpp.v16 import positive_int
 from stations.services import registry, sessions
 from stations.services.access import access_authorize
@@ -203,7 +202,7 @@ def device_variables(report: dict[str, Any]) -> list[DeviceVariableData]:
     ]
 
 
-class Ocpp201(ProtocolAdapter):
+class Ocpp201(SecurityMessages, ProtocolAdapter):
     subprotocol = "ocpp2.0.1"
     schema_version = "2.0.1"
     error_codes = ERROR_CODES_201
@@ -217,7 +216,7 @@ class Ocpp201(ProtocolAdapter):
         "NotifyReport": "notify_report",
         "NotifyEvent": "notify_event",
         "SecurityEventNotification": "security_event_notification",
-        "FirmwareStatusNotification": "firmware_status_notification",
+        "FirmwareStatusNotification": "firmware_request_status_notification",
         "LogStatusNotification": "log_status_notification",
         "DataTransfer": "data_transfer",
     }
@@ -430,26 +429,6 @@ class Ocpp201(ProtocolAdapter):
 
     def notify_event(self, p: dict[str, Any]) -> dict[str, Any]:
         device_events_record(station_id=self.station_id, events=device_events(p))
-        return {}
-
-    def security_event_notification(self, p: dict[str, Any]) -> dict[str, Any]:
-        security_event_record(station_id=self.station_id, event=security_event(p))
-        return {}
-
-    def firmware_status_notification(self, p: dict[str, Any]) -> dict[str, Any]:
-        registry.station_report_update(station_id=self.station_id, firmware_status=p["status"])
-        firmware_status_record(
-            station_id=self.station_id, status=CHARGER_STATUS.get(p["status"]), request_id=p.get("requestId")
-        )
-        return {}
-
-    def log_status_notification(self, p: dict[str, Any]) -> dict[str, Any]:
-        registry.station_report_update(station_id=self.station_id, diagnostics_status=p["status"])
-        diagnostics_status_record(
-            station_id=self.station_id,
-            status=logs.log_status("ocpp2.0.1", p["status"]),
-            request_id=p.get("requestId"),
-        )
         return {}
 
     def data_transfer(self, p: dict[str, Any]) -> dict[str, Any]:

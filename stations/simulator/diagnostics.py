@@ -1,5 +1,6 @@
-"""A simulated charger's log uploads: 1.6 GetDiagnostics and 2.0.1 GetLog really send a small generated
-log file by HTTP to the location the CSMS gave, and report Uploading, then Uploaded or the failure."""
+"""A simulated charger's log uploads: 1.6 GetDiagnostics, and GetLog of 2.0.1 and of the 1.6 security
+extension, really send a small generated log file by HTTP to the location the CSMS gave, and report
+Uploading, then Uploaded or the failure."""
 
 from __future__ import annotations
 
@@ -70,11 +71,12 @@ async def upload(
     file_name: str,
     kind: str,
     request_id: int | None,
+    action: str,
     failed: str,
     multipart: bool,
 ) -> None:
-    """Report Uploading, send the file, then report Uploaded or `failed`, and go back to Idle."""
-    action = charger.dialect.diagnostics_status_action
+    """Report Uploading, send the file, then report Uploaded or `failed` (notifications of `action`), and
+    go back to Idle."""
     await _report(charger, action, "Uploading", request_id)
     try:
         await asyncio.to_thread(_put, location, file_name, log_text(charger, kind), multipart)
@@ -97,6 +99,7 @@ def get_diagnostics(charger: SimulatedCharger, p: dict[str, Any]) -> Answer:
             file_name=file_name,
             kind="diagnostics",
             request_id=None,
+            action="DiagnosticsStatusNotification",
             failed="UploadFailed",
             multipart=False,
         )
@@ -105,7 +108,8 @@ def get_diagnostics(charger: SimulatedCharger, p: dict[str, Any]) -> Answer:
 
 
 def get_log(charger: SimulatedCharger, p: dict[str, Any]) -> Answer:
-    """2.0.1 GetLog: Accepted with the file name, then POST the file as multipart form data."""
+    """GetLog (2.0.1, or the 1.6 security extension): Accepted with the file name, then POST the file as
+    multipart form data."""
     file_name = f"{charger.identity}-{'security' if p['logType'] == 'SecurityLog' else 'diagnostics'}.log"
 
     async def then() -> None:
@@ -115,6 +119,7 @@ def get_log(charger: SimulatedCharger, p: dict[str, Any]) -> Answer:
             file_name=file_name,
             kind=p["logType"],
             request_id=p["requestId"],
+            action="LogStatusNotification",
             failed="UploadFailure",
             multipart=True,
         )

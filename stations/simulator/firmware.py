@@ -1,5 +1,7 @@
-"""A simulated charger's firmware update: 1.6 and 2.0.1 UpdateFirmware really download the image by HTTP
-from the location given, report each step (FirmwareStatusNotification), and reboot with the new version.
+"""A simulated charger's firmware update: 1.6 and 2.0.1 UpdateFirmware, and SignedUpdateFirmware of the 1.6
+security extension, really download the image by HTTP from the location given, report each step
+(FirmwareStatusNotification; SignedFirmwareStatusNotification for a 1.6 signed update), and reboot with
+the new version.
 
 An image the simulator can install starts with the line `CSMS-Sim firmware <version>`; anything else
 downloads but fails to install (InstallationFailed), like an image for another model."""
@@ -43,11 +45,6 @@ def _download(location: str) -> bytes:
         return response.read()
 
 
-async def _report(charger: SimulatedCharger, status: str, request_id: int | None) -> None:
-    charger.firmware_status = status
-    await status_report(charger, "FirmwareStatusNotification", status, request_id)
-
-
 async def _wait_until(retrieve_at: str) -> None:
     try:
         when = datetime.fromisoformat(retrieve_at.replace("Z", "+00:00"))
@@ -59,33 +56,45 @@ async def _wait_until(retrieve_at: str) -> None:
 
 
 async def install(
-    charger: SimulatedCharger, *, location: str, retrieve_at: str, request_id: int | None, signed: bool
+    charger: SimulatedCharger,
+    *,
+    location: str,
+    retrieve_at: str,
+    request_id: int | None,
+    signed: bool,
+    action: str = "FirmwareStatusNotification",
 ) -> None:
-    """Download, install and reboot, reporting each step; a failure is reported and ends the update."""
+    """Download, install and reboot, reporting each step (notifications of `action`); a failure is
+    reported and ends the update."""
+
+    async def report(status: str) -> None:
+        charger.firmware_status = status
+        await status_report(charger, action, status, request_id)
+
     await _wait_until(retrieve_at)
-    await _report(charger, "Downloading", request_id)
+    await report("Downloading")
     try:
         image = await asyncio.to_thread(_download, location)
     except OSError as error:  # urllib's HTTPError and URLError are OSErrors
         charger.log.warning("firmware download from %s failed: %s", location, error)
-        await _report(charger, "DownloadFailed", request_id)
+        await report("DownloadFailed")
         charger.firmware_status = "Idle"
         return
     charger.firmware_image = image
     await asyncio.sleep(STEP_S)
-    await _report(charger, "Downloaded", request_id)
-    if signed:  # 2.0.1: the signature is checked before installing (the simulator trusts it)
+    await report("Downloaded")
+    if signed:  # the signature is checked before installing (the simulator trusts it)
         await asyncio.sleep(STEP_S)
-        await _report(charger, "SignatureVerified", request_id)
+        await report("SignatureVerified")
     await asyncio.sleep(STEP_S)
-    await _report(charger, "Installing", request_id)
+    await report("Installing")
     await asyncio.sleep(STEP_S)
     version = image_version(image)
     if version is None:
-        await _report(charger, "InstallationFailed", request_id)
+        await report("InstallationFailed")
         charger.firmware_status = "Idle"
         return
-    await _report(charger, "Installed", request_id)
+    await report("Installed")
     charger.firmware_version, charger.firmware_status = version, "Idle"
     charger.boot_reason = "FirmwareUpdate"
     await charger.reset("Soft")  # reboot: reconnect and boot with the new version
@@ -110,6 +119,23 @@ def update_firmware_201(charger: SimulatedCharger, p: dict[str, Any]) -> Answer:
             retrieve_at=firmware["retrieveDateTime"],
             request_id=p["requestId"],
             signed="signature" in firmware,
+        )
+
+    return Answer({"status": "Accepted"}, then=then)
+
+
+def signed_update_firmware_16(charger: SimulatedCharger, p: dict[str, Any]) -> Answer:
+    """SignedUpdateFirmware of the 1.6 security extension: the 2.0.1 firmware fields, its own reports."""
+    firmware = p["firmware"]
+
+    async def then() -> None:
+        await install(
+            charger,
+            location=firmware["location"],
+            retrieve_at=firmware["retrieveDateTime"],
+            request_id=p["requestId"],
+            signed=True,
+            action="SignedFirmwareStatusNotification",
         )
 
     return Answer({"status": "Accepted"}, then=then)

@@ -217,6 +217,9 @@ HANDLERS: dict[str, Handler] = {
     "GetLocalListVersion": get_local_list_version,
     "GetDiagnostics": diagnostics.get_diagnostics,
     "UpdateFirmware": firmware.update_firmware_16,
+    # The security extension (OCPP 1.6 Security Whitepaper)
+    "GetLog": diagnostics.get_log,
+    "SignedUpdateFirmware": firmware.signed_update_firmware_16,
     "SetChargingProfile": charging_profiles.set_charging_profile_16,
     "ClearChargingProfile": charging_profiles.clear_charging_profile_16,
     "GetCompositeSchedule": charging_profiles.get_composite_schedule_16,

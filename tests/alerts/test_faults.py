@@ -93,22 +93,24 @@ def test_a_problem_component_opens_and_closes(charger201, django_capture_on_comm
     assert not Alert.objects.open().exists()
 
 
+@pytest.mark.parametrize("charger", ["charger201", "charger16"])  # 1.6: the security extension
 def test_a_security_event_opens_an_alert_and_a_routine_one_does_not(
-    charger201, outbox, django_capture_on_commit_callbacks
+    charger, request, outbox, django_capture_on_commit_callbacks
 ):
+    adapter = request.getfixturevalue(charger)
     with django_capture_on_commit_callbacks(execute=True):
         send(
-            charger201,
+            adapter,
             "SecurityEventNotification",
             frame("security_event_notification", type="ResetOrReboot"),
         )
         send(
-            charger201,
+            adapter,
             "SecurityEventNotification",
             frame("security_event_notification", type="TamperDetectionActivated"),
         )
         send(
-            charger201,
+            adapter,
             "SecurityEventNotification",
             frame("security_event_notification", type="TamperDetectionActivated"),
         )

@@ -1,6 +1,7 @@
-"""A request over the live gateway to a simulated 1.6 and 2.0.1 charger: the charger uploads a real file
-by HTTP to the gateway, the CSMS stores it and follows the status notifications to Uploaded (or to the
-failure, with an alert, when the upload is refused)."""
+"""A request over the live gateway to a simulated 1.6 and 2.0.1 charger (1.6: GetDiagnostics, and for the
+security log GetLog of the security extension): the charger uploads a real file by HTTP to the gateway,
+the CSMS stores it and follows the status notifications to Uploaded (or to the failure, with an alert,
+when the upload is refused)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ from tests.factories import MembershipFactory, SiteFactory, StationFactory
 from tests.simulator_live import charger_online, eventually_in_db, in_db
 
 pytestmark = [pytest.mark.live, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
-VERSIONS = {"1.6": LogKind.DIAGNOSTICS, "2.0.1": LogKind.SECURITY}
+# (version, log): 1.6 diagnostics by GetDiagnostics, security logs by GetLog.
+LOGS = [("1.6", LogKind.DIAGNOSTICS), ("1.6", LogKind.SECURITY), ("2.0.1", LogKind.SECURITY)]
 
 
 def use_gateway(gateways: Any, settings: Any, diagnostics_dir: Any, **env: str) -> Any:
@@ -58,14 +60,16 @@ def run_with_charger(gateway: Any, station: Station, version: str, scenario: Cal
     return asyncio.run(main())
 
 
-@pytest.mark.parametrize("version", list(VERSIONS))
+@pytest.mark.parametrize(("version", "kind"), LOGS)
 def test_a_requested_log_is_uploaded_stored_and_downloadable_by_its_owner_only(
-    version, gateways, settings, diagnostics_dir, client
+    version, kind, gateways, settings, diagnostics_dir, client
 ):
-    kind = VERSIONS[version]
     gateway = use_gateway(gateways, settings, diagnostics_dir)
     staff = MembershipFactory(role=Role.VIEWER)
-    station = StationFactory(identity=f"SIM-DG-{version}", site=SiteFactory(organization=staff.organization))
+    station = StationFactory(
+        identity=f"SIM-DG-{version}-{kind}", site=SiteFactory(organization=staff.organization)
+    )
+    by_get_log = kind == LogKind.SECURITY
 
     def request_log() -> DiagnosticsRequest:
         return diagnostics_request(station=Station.objects.get(pk=station.pk), kind=kind, requested_by="test")
@@ -79,13 +83,16 @@ def test_a_requested_log_is_uploaded_stored_and_downloadable_by_its_owner_only(
         content = stored.read()
     assert content.startswith(b"20") and b"SIM-DG-" in content
     assert (request.size_bytes, request.sha256) == (len(content), hashlib.sha256(content).hexdigest())
-    if version == "2.0.1":
-        assert request.request_id == request.pk
-        sent = Frame.objects.get(identity=station.identity, action="GetLog", message_type=2)
+    asks = Frame.objects.filter(identity=station.identity, message_type=2)
+    sent = asks.get(action__in=["GetLog", "GetDiagnostics"])
+    if by_get_log:
+        assert request.request_id == request.pk and sent.action == "GetLog"
         assert '"logType": "SecurityLog"' in sent.text or '"logType":"SecurityLog"' in sent.text
+    else:
+        assert request.request_id is None and sent.action == "GetDiagnostics"
     statuses = Frame.objects.filter(
         identity=station.identity,
-        action="DiagnosticsStatusNotification" if version == "1.6" else "LogStatusNotification",
+        action="LogStatusNotification" if by_get_log else "DiagnosticsStatusNotification",
         message_type=2,
     ).count()
     assert statuses == 2  # Uploading, Uploaded
@@ -98,7 +105,7 @@ def test_a_requested_log_is_uploaded_stored_and_downloadable_by_its_owner_only(
     assert client.get(url).status_code == 404
 
 
-@pytest.mark.parametrize("version", list(VERSIONS))
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
 def test_a_refused_upload_fails_the_request_and_raises_an_alert(version, gateways, settings, diagnostics_dir):
     gateway = use_gateway(gateways, settings, diagnostics_dir, CSMS_DIAGNOSTICS_MAX_BYTES="10")
     station = StationFactory(identity=f"SIM-DG-BIG-{version}")

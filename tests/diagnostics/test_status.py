@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from stations.alerts.models import Alert
-from stations.diagnostics.domain import DiagnosticsStatus
+from stations.diagnostics.domain import DiagnosticsStatus, LogKind
 from stations.ocpp.v16 import Ocpp16
 from stations.ocpp.v201 import Ocpp201
 from tests.factories import StationFactory
@@ -45,11 +45,12 @@ def test_a_16_notification_moves_the_latest_request_of_that_station_only(pending
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_201_notification_names_its_request_and_a_failure_raises_an_alert(pending):
+@pytest.mark.parametrize("protocol", [Ocpp201, Ocpp16])  # 1.6: the security extension's LogStatusNotification
+def test_a_log_status_notification_names_its_request_and_a_failure_raises_an_alert(pending, protocol):
     station = StationFactory()
     first = pending("first-token", station, request_id=41)
     second = pending("second-token", station, request_id=42)
-    ocpp = adapter(Ocpp201, station)
+    ocpp = adapter(protocol, station)
     ocpp.dispatch("LogStatusNotification", {"status": "UploadFailure", "requestId": 41})
     ocpp.dispatch("LogStatusNotification", {"status": "Uploading", "requestId": 42})
     ocpp.dispatch("LogStatusNotification", {"status": "Uploaded", "requestId": 999})  # unknown: ignored
@@ -85,5 +86,8 @@ def test_the_command_line_records_a_request_to_an_offline_charger_as_failed():
     request = DiagnosticsRequest.objects.get(station=station)
     assert request.status == DiagnosticsStatus.FAILED and request.requested_by == "cli"
     assert request.since.year == 2026 and not Alert.objects.exists()  # the caller sees it: no alert
-    with pytest.raises(CommandError, match="no security log"):
+    # A 1.6 charger's security log is asked for by GetLog (the security extension), like any other.
+    with pytest.raises(CommandError, match="offline"):
         call_command("diagnostics", "request", station.identity, "--kind", "security")
+    security = DiagnosticsRequest.objects.get(station=station, kind=LogKind.SECURITY)
+    assert (security.status, security.request_id) == (DiagnosticsStatus.FAILED, security.pk)

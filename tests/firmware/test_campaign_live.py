@@ -1,5 +1,6 @@
 """Firmware campaigns over the live gateway with simulated 1.6 and 2.0.1 chargers: each charger really
-downloads the image through its token, installs it and reboots with the new version."""
+downloads the image through its token, installs it and reboots with the new version. A signed image goes to
+2.0.1 chargers in UpdateFirmware and to 1.6 ones in the security extension's SignedUpdateFirmware."""
 
 from __future__ import annotations
 
@@ -25,13 +26,13 @@ def quick_steps(monkeypatch):
     monkeypatch.setattr(simulated_firmware, "STEP_S", 0.05)
 
 
-def statuses_sent(identity: str) -> list[str]:
-    frames = Frame.objects.filter(identity=identity, action="FirmwareStatusNotification", message_type=2)
+def statuses_sent(identity: str, action: str = "FirmwareStatusNotification") -> list[str]:
+    frames = Frame.objects.filter(identity=identity, action=action, message_type=2)
     return [json.loads(frame.text)[3]["status"] for frame in frames.order_by("pk")]
 
 
-def update_requests(identity: str) -> list[dict]:
-    frames = Frame.objects.filter(identity=identity, action="UpdateFirmware", message_type=2).order_by("pk")
+def update_requests(identity: str, action: str = "UpdateFirmware") -> list[dict]:
+    frames = Frame.objects.filter(identity=identity, action=action, message_type=2).order_by("pk")
     return [json.loads(frame.text)[3] for frame in frames]
 
 
@@ -39,13 +40,17 @@ def campaign_status(campaign_id: int) -> str:
     return FirmwareCampaign.objects.get(pk=campaign_id).status
 
 
-@pytest.mark.parametrize("ocpp", ["1.6", "2.0.1"])
-def test_a_campaign_updates_three_chargers_one_at_a_time(gateways, settings, ocpp):
+@pytest.mark.parametrize(("ocpp", "signed"), [("1.6", False), ("1.6", True), ("2.0.1", True)])
+def test_a_campaign_updates_three_chargers_one_at_a_time(gateways, settings, ocpp, signed):
     gateway = firmware_gateway(gateways, settings)
-    prefix = f"FW-{ocpp.replace('.', '')}"
+    prefix = f"FW-{ocpp.replace('.', '')}{'S' if signed else ''}"
     organization, stations = fleet(prefix, 3)
-    signed = {"signing_certificate": CERTIFICATE, "signature": SIGNATURE} if ocpp == "2.0.1" else {}
-    firmware = stored_firmware(organization, "2.0.0", **signed)
+    signature = {"signing_certificate": CERTIFICATE, "signature": SIGNATURE} if signed else {}
+    firmware = stored_firmware(organization, "2.0.0", **signature)
+    # The 1.6 security extension has messages of its own for a signed image.
+    signed_16 = ocpp == "1.6" and signed
+    request_action = "SignedUpdateFirmware" if signed_16 else "UpdateFirmware"
+    status_action = "SignedFirmwareStatusNotification" if signed_16 else "FirmwareStatusNotification"
     campaign = campaign_of(firmware, stations, max_concurrent=1, retries=0)
     from stations.firmware.services import firmware_campaign_start
 
@@ -85,11 +90,11 @@ def test_a_campaign_updates_three_chargers_one_at_a_time(gateways, settings, ocp
         assert chargers[identity].firmware_version == "2.0.0"
         assert Station.objects.get(identity=identity).firmware_version == "2.0.0"  # from the reboot's boot
         expected = ["Downloading", "Downloaded", "Installing", "Installed"]
-        if ocpp == "2.0.1":
+        if signed:
             expected.insert(2, "SignatureVerified")
-        assert statuses_sent(identity) == expected
-        [request] = update_requests(identity)
-        if ocpp == "1.6":
+        assert statuses_sent(identity, status_action) == expected
+        [request] = update_requests(identity, request_action)
+        if not signed:
             location = request["location"]
             assert set(request) == {"location", "retrieveDate"}
         else:
