@@ -109,7 +109,8 @@ def update_firmware_16(charger: SimulatedCharger, p: dict[str, Any]) -> Answer:
     return Answer({}, then=then)
 
 
-def update_firmware_201(charger: SimulatedCharger, p: dict[str, Any]) -> Answer:
+def _update_firmware_request(charger: SimulatedCharger, p: dict[str, Any], status_action: str) -> Answer:
+    """A request with `requestId` and `firmware` (2.0.1 UpdateFirmware, 1.6 SignedUpdateFirmware)."""
     firmware = p["firmware"]
 
     async def then() -> None:
@@ -119,23 +120,16 @@ def update_firmware_201(charger: SimulatedCharger, p: dict[str, Any]) -> Answer:
             retrieve_at=firmware["retrieveDateTime"],
             request_id=p["requestId"],
             signed="signature" in firmware,
+            action=status_action,
         )
 
     return Answer({"status": "Accepted"}, then=then)
+
+
+def update_firmware_201(charger: SimulatedCharger, p: dict[str, Any]) -> Answer:
+    return _update_firmware_request(charger, p, "FirmwareStatusNotification")
 
 
 def signed_update_firmware_16(charger: SimulatedCharger, p: dict[str, Any]) -> Answer:
     """SignedUpdateFirmware of the 1.6 security extension: the 2.0.1 firmware fields, its own reports."""
-    firmware = p["firmware"]
-
-    async def then() -> None:
-        await install(
-            charger,
-            location=firmware["location"],
-            retrieve_at=firmware["retrieveDateTime"],
-            request_id=p["requestId"],
-            signed=True,
-            action="SignedFirmwareStatusNotification",
-        )
-
-    return Answer({"status": "Accepted"}, then=then)
+    return _update_firmware_request(charger, p, "SignedFirmwareStatusNotification")
