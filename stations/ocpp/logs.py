@@ -28,8 +28,6 @@ LOG_STATUS = {
     "PermissionDenied": DiagnosticsStatus.FAILED,
 }
 LOG_TYPE = {LogKind.DIAGNOSTICS: "DiagnosticsLog", LogKind.SECURITY: "SecurityLog"}
-
-
 GET_DIAGNOSTICS = "GetDiagnostics"
 
 
@@ -97,6 +95,5 @@ def log_request_answer(action: str, answer: dict[str, Any]) -> LogAnswer:
 
 def log_status(notification: str, status: str) -> DiagnosticsStatus | None:
     """The request's new state from a DiagnosticsStatusNotification or LogStatusNotification status."""
-    return (DIAGNOSTICS_STATUS_16 if notification == "DiagnosticsStatusNotification" else LOG_STATUS).get(
-        status
-    )
+    statuses = DIAGNOSTICS_STATUS_16 if notification == "DiagnosticsStatusNotification" else LOG_STATUS
+    return statuses.get(status)
