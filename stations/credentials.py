@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Iterable
 
 MIN_KEY_BYTES = 16
 MAX_KEY_BYTES = 40
@@ -50,3 +51,14 @@ def url_token_new() -> tuple[str, str]:
 def url_token_hash(token: str) -> str:
     """Unsalted, so that a request is found by it: 256 random bits need no salt."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+HIDDEN = "…"
+
+
+def secrets_hidden(text: str, hidden: Iterable[str]) -> str:
+    """The text as it may be stored: each of the secrets in it (a URL's one-time token) replaced by "…"."""
+    for secret in hidden:
+        if secret:
+            text = text.replace(secret, HIDDEN)
+    return text

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
-from stations.credentials import url_token_hash, url_token_new
+from stations.credentials import secrets_hidden, url_token_hash, url_token_new
 from stations.diagnostics.domain import UPLOAD_OPEN, DiagnosticsStatus, LogKind
 from stations.diagnostics.exceptions import UploadRefused
 from stations.diagnostics.models import DiagnosticsRequest
@@ -54,7 +54,7 @@ def diagnostics_request(
             until=until,
             retries=retries,
             token_hash=token_hash,
-            upload_url=url,
+            upload_url=secrets_hidden(url, [token]),
             expires_at=timezone.now() + timedelta(hours=settings.CSMS_DIAGNOSTICS_VALID_H),
             requested_by=requested_by[:150],
         )
@@ -80,6 +80,7 @@ def diagnostics_request(
             payload=payload,
             timeout=timeout,
             requested_by=requested_by,
+            hidden=[token],
         )
     except StationError as error:
         _answer_record(request, DiagnosticsStatus.FAILED, info=str(error))

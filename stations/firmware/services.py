@@ -257,7 +257,11 @@ def _send(claimed: tuple[FirmwareUpdate, str]) -> int:
     action, payload = update_firmware_call(station.protocol, request)
     try:
         answer = station_call(
-            identity=station.identity, action=action, payload=payload, requested_by=REQUESTED_BY
+            identity=station.identity,
+            action=action,
+            payload=payload,
+            requested_by=REQUESTED_BY,
+            hidden=[token],
         )
     except StationOffline:
         _unclaim(update)

@@ -7,6 +7,7 @@ daphne process that is), which acknowledges it at once and later returns the cha
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
@@ -17,6 +18,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils import timezone
 
+from stations.credentials import secrets_hidden
 from stations.domain import CallStatus
 from stations.exceptions import CallRejected, CallTimeout, InvalidCall, StationNotFound, StationOffline
 from stations.models import OutgoingCall, Station
@@ -25,9 +27,10 @@ from stations.ocpp.framing import FrameError
 
 
 def _prepare(
-    identity: str, action: str, payload: dict[str, Any], requested_by: str
+    identity: str, action: str, payload: dict[str, Any], requested_by: str, hidden: Sequence[str]
 ) -> tuple[OutgoingCall, str]:
     station = Station.objects.filter(identity=identity).first()
+    stored = json.loads(secrets_hidden(json.dumps(payload), hidden)) if hidden else payload
     if station is None:
         raise StationNotFound(f"No charger {identity!r}.")
     unique_id = str(uuid.uuid4())
@@ -37,7 +40,7 @@ def _prepare(
             station=station,
             unique_id=unique_id,
             action=action,
-            payload=payload,
+            payload=stored,
             requested_by=requested_by[:150],
         )
         _finish(call, CallStatus.OFFLINE, error_description="The charger has never connected.")
@@ -47,7 +50,7 @@ def _prepare(
     except FrameError as error:
         raise InvalidCall(error.description) from None
     call = OutgoingCall.objects.create(
-        station=station, unique_id=unique_id, action=action, payload=payload, requested_by=requested_by[:150]
+        station=station, unique_id=unique_id, action=action, payload=stored, requested_by=requested_by[:150]
     )
     if not station.is_online or not station.channel_name:
         _finish(call, CallStatus.OFFLINE, error_description="The charger is offline.")
@@ -69,11 +72,15 @@ async def station_call_async(
     payload: dict[str, Any] | None = None,
     timeout: float | None = None,
     requested_by: str = "",
+    hidden: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Send a call to the charger and return its answer's payload; raise a StationError otherwise."""
+    """Send a call to the charger and return its answer's payload; raise a StationError otherwise.
+
+    `hidden`: strings of the payload never stored (a URL's one-time token): the command's record and the
+    frame journal show "…" in their place."""
     payload = payload or {}
     timeout = timeout or settings.CSMS_CALL_TIMEOUT_S
-    call, channel = await database_sync_to_async(_prepare)(identity, action, payload, requested_by)
+    call, channel = await database_sync_to_async(_prepare)(identity, action, payload, requested_by, hidden)
     finish = database_sync_to_async(_finish)
     layer = get_channel_layer()
     reply_channel = await layer.new_channel()
@@ -86,6 +93,7 @@ async def station_call_async(
             "payload": payload,
             "timeout": timeout,
             "reply_channel": reply_channel,
+            "hidden": list(hidden),
         },
     )
     try:

@@ -20,6 +20,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from stations.credentials import secrets_hidden
 from stations.models import identity_validator
 from stations.ocpp.adapters import adapter_for
 from stations.ocpp.base import ProtocolAdapter
@@ -218,7 +219,8 @@ class ChargePointConsumer(AsyncWebsocketConsumer):
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self.pending[unique_id] = future
         try:
-            await in_thread_pool(self.adapter.record_outgoing)(text, unique_id, action)
+            journaled = secrets_hidden(text, event.get("hidden", ()))
+            await in_thread_pool(self.adapter.record_outgoing)(journaled, unique_id, action)
             await self.send(text_data=text)
             response = await asyncio.wait_for(future, timeout=event["timeout"])
         except TimeoutError:

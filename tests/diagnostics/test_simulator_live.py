@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -15,10 +16,11 @@ from django.urls import reverse
 
 from accounts.domain import Role
 from stations.alerts.models import Alert
+from stations.credentials import HIDDEN
 from stations.diagnostics.domain import DiagnosticsStatus, LogKind
 from stations.diagnostics.models import DiagnosticsRequest
 from stations.diagnostics.services import diagnostics_request
-from stations.models import Frame, Station
+from stations.models import Frame, OutgoingCall, Station
 from tests.factories import MembershipFactory, SiteFactory, StationFactory
 from tests.simulator_live import charger_online, eventually_in_db, in_db
 
@@ -90,6 +92,11 @@ def test_a_requested_log_is_uploaded_stored_and_downloadable_by_its_owner_only(
         assert '"logType": "SecurityLog"' in sent.text or '"logType":"SecurityLog"' in sent.text
     else:
         assert request.request_id is None and sent.action == "GetDiagnostics"
+    # The charger got the one-time upload URL; nothing stored holds its token.
+    hidden = f"/diagnostics/upload/{HIDDEN}/"
+    stored = OutgoingCall.objects.get(station=station, action=sent.action)
+    assert hidden in sent.text and hidden in json.dumps(stored.payload, ensure_ascii=False)
+    assert request.upload_url.endswith(hidden)
     statuses = Frame.objects.filter(
         identity=station.identity,
         action="LogStatusNotification" if by_get_log else "DiagnosticsStatusNotification",
