@@ -190,3 +190,18 @@ def test_the_dashboard_reloads_itself_at_the_first_of_its_sites_midnights(browse
         page.clock.fast_forward(3000)
     page.wait_for_selector('#live-state[data-state="live"]')
     assert page.evaluate("window.notReloaded") is None
+
+
+def test_on_a_phone_each_site_is_a_card_of_labelled_figures(browser, gateways):
+    web = gateways("monitoring-browser")
+    organization = Organization.objects.create(name="Fleet Ops")
+    site = SiteFactory(organization=organization, name="Depot North", time_zone="Europe/Berlin")
+    StationFactory(site=site, identity="SIM-DASH-PHONE")
+    manager_of(organization)
+    page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
+    dashboard_open(page, f"http://127.0.0.1:{web.port}")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390, "nothing wider than the screen"
+    label = "(cell) => getComputedStyle(cell, '::before').content"
+    assert cell(page, site.pk, "offline").evaluate(label) == '"Offline"'
+    assert cell(page, site.pk, "power_w").evaluate(label) == '"Power now"'
+    shot(page, "dashboard-phone")
