@@ -12,6 +12,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
+from stations.alerts.domain import AlertKind
+from stations.alerts.services import alert_clear, alert_raise
 from stations.credentials import secrets_hidden, url_token_hash, url_token_new
 from stations.diagnostics.domain import UPLOAD_OPEN, DiagnosticsStatus, LogKind
 from stations.diagnostics.exceptions import UploadRefused
@@ -182,9 +184,6 @@ def _alert_key(pk: int) -> str:
 
 
 def _alert_failed(pk: int) -> None:
-    from stations.alerts.domain import AlertKind  # alerts build on stations: imported when used
-    from stations.alerts.services import alert_raise
-
     request = DiagnosticsRequest.objects.select_related("station__site").get(pk=pk)
     transaction.on_commit(
         lambda: alert_raise(
@@ -198,6 +197,5 @@ def _alert_failed(pk: int) -> None:
 
 
 def _alert_clear(pk: int, reason: str) -> None:
-    from stations.alerts.services import alert_clear
 
     transaction.on_commit(lambda: alert_clear(key=_alert_key(pk), reason=reason))
