@@ -197,5 +197,4 @@ def _alert_failed(pk: int) -> None:
 
 
 def _alert_clear(pk: int, reason: str) -> None:
-
     transaction.on_commit(lambda: alert_clear(key=_alert_key(pk), reason=reason))
