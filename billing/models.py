@@ -6,6 +6,8 @@ amounts 4, and services round them to the currency's minor unit where the roundi
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 
@@ -18,8 +20,9 @@ from billing.domain import (
     PriceLineKind,
 )
 
-UNIT_PRICE = {"max_digits": 12, "decimal_places": 6}
-AMOUNT = {"max_digits": 14, "decimal_places": 4}
+# Any: a DecimalField's keyword arguments, spread into it.
+UNIT_PRICE: dict[str, Any] = {"max_digits": 12, "decimal_places": 6}
+AMOUNT: dict[str, Any] = {"max_digits": 14, "decimal_places": 4}
 
 
 class Tariff(models.Model):
