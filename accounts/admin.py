@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin
@@ -174,7 +174,7 @@ class AccessGroupForm(forms.ModelForm):
         fields = ["organization", "name", "description", "id_tokens"]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = cast(dict[str, Any], super().clean())  # ModelForm.clean returns cleaned_data
         organization, cards = data.get("organization"), data.get("id_tokens")
         if organization is not None and cards:
             foreign = [card.id_tag for card in cards if card.organization_id != organization.pk]

@@ -79,7 +79,8 @@ def token_import_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> Ht
             model_admin.message_user(
                 request, f"Imported into {organization}: {result.counts()}.", messages.SUCCESS
             )
-            return HttpResponseRedirect(reverse(admin_urlname(model_admin.opts, "changelist")))
+            changelist = admin_urlname(model_admin.opts, "changelist")  # type: ignore[arg-type]  # stubs: SafeString
+            return HttpResponseRedirect(reverse(changelist))
         if result.ok:
             model_admin.message_user(
                 request, f"The file is fine; importing it would give: {result.counts()}.", messages.INFO

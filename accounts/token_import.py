@@ -330,7 +330,7 @@ def _chunks(values: Iterable[T]) -> Iterator[list[T]]:
 
 
 def _tokens_by_tag(tags: Iterable[str]) -> dict[str, IdToken]:
-    found = {}
+    found: dict[str, IdToken] = {}
     for chunk in _chunks({tag.lower() for tag in tags if tag}):
         for token in IdToken.objects.alias(tag=Lower("id_tag")).filter(tag__in=chunk):
             found[token.id_tag.lower()] = token

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from django.db import transaction
@@ -25,4 +26,4 @@ def unplugged_sessions_bill_enqueue(sender: Any, *, connector_pk: int, **kwargs:
     from billing.services.unplug_wait import sessions_awaiting_unplug
 
     for session_id in sessions_awaiting_unplug(connector_pk=connector_pk):
-        transaction.on_commit(lambda session_id=session_id: session_bill_task.delay(session_id=session_id))
+        transaction.on_commit(functools.partial(session_bill_task.delay, session_id=session_id))

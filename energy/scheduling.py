@@ -272,7 +272,7 @@ def _intervals(slots: Sequence[Slot], vehicles: Sequence[Vehicle]) -> list[Inter
     for vehicle in vehicles:
         cuts.add(_us(vehicle.available_from, f"vehicle {vehicle.id!r} available_from"))
         cuts.add(_us(vehicle.departure, f"vehicle {vehicle.id!r} departure"))
-    intervals = []
+    intervals: list[Interval] = []
     for start, end, price, capacity, _ in bounds:
         price_units = _scaled(price, PRICE_UNITS_PER_CURRENCY, ROUND_HALF_EVEN)
         capacity_w = _scaled(capacity, 1000, ROUND_FLOOR)

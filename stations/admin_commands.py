@@ -108,9 +108,10 @@ class RemoteStopForm(CommandForm):
             .select_related("station", "connector")
             .order_by("station__identity", "started_at")
         )
-        field.label_from_instance = lambda s: (  # type: ignore[method-assign]
-            f"{s.station.identity} · connector {s.connector.evse_id if s.connector else '?'} · "
-            f"transaction {s.external_id} · {s.id_tag or 'no tag'} · since {s.started_at:%Y-%m-%d %H:%M}"
+        field.label_from_instance = lambda obj: (  # type: ignore[method-assign]
+            f"{obj.station.identity} · connector {obj.connector.evse_id if obj.connector else '?'} · "
+            f"transaction {obj.external_id} · {obj.id_tag or 'no tag'} · "
+            f"since {obj.started_at:%Y-%m-%d %H:%M}"
         )
         if not field.queryset.exists():
             field.help_text = "None of the selected chargers has an open session."

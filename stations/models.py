@@ -189,13 +189,13 @@ class AccessRule(models.Model):
         ]
 
     def __str__(self) -> str:
-        who = self.group.name if self.group_id else "Public"
+        who = self.group.name if self.group is not None else "Public"
         return f"{who} at {self.station or self.site}"
 
     def clean(self) -> None:
-        if self.station_id is not None and self.station.site_id != self.site_id:
+        if self.station is not None and self.station.site_id != self.site_id:
             raise ValidationError({"station": "This charger is not at this site."})
-        if self.group_id is not None and self.site_id is not None:
+        if self.group is not None and self.site_id is not None:
             if self.group.organization_id != self.site.organization_id:
                 raise ValidationError({"group": "The group belongs to another organization than the site."})
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar, cast
 
 from django import forms
 from django.contrib import admin
@@ -41,7 +41,7 @@ class TariffAssignmentForm(forms.ModelForm):
         fields = ["site", "station", "connector", "group", "valid_from", "valid_until"]
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = cast(dict[str, Any], super().clean())  # a ModelForm returns its cleaned_data
         places = [cleaned.get(name) for name in ("site", "station", "connector")]
         if sum(place is not None for place in places) != 1:
             raise forms.ValidationError("Choose one place: a site, a charger or a connector.")
@@ -68,9 +68,10 @@ class TariffAssignmentInline(TenantInline, admin.TabularInline):
             ("connector", "station__site__organization_id"),
             ("group", "organization_id"),
         ):
-            field = fields[name]
+            field = cast(forms.ModelChoiceField, fields[name])
+            assert field.queryset is not None  # a foreign key's form field has its model's
             field.queryset = field.queryset.filter(**{path: org}) if org else field.queryset.none()
-        fields["group"].empty_label = "Everybody"
+        cast(forms.ModelChoiceField, fields["group"]).empty_label = "Everybody"
         return formset
 
 
@@ -118,7 +119,7 @@ class TariffAdmin(TenantAdmin):
 
 class PriceLineInline(ReadOnlyInline):
     model = PriceLine
-    fields = ["position", "kind", "description", "quantity", "unit", "unit_price", "amount"]
+    fields: ClassVar[Any] = ["position", "kind", "description", "quantity", "unit", "unit_price", "amount"]
     readonly_fields = fields
 
 

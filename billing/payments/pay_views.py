@@ -32,6 +32,7 @@ from billing.services.card_hold_guest import card_hold_progress, card_hold_stop_
 from billing.services.card_hold_offer import card_hold_offer
 from billing.services.invoicing import invoice_for_session
 from billing.templatetags.billing_prices import price_parts, unit_price
+from csms.http import AuthenticatedRequest
 from csms.tenancy_admin import scoped
 from stations.models import Connector, Station
 from stations.services.access import site_zone
@@ -112,7 +113,7 @@ def pay_page(request: HttpRequest, identity: str, evse_id: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def pay_start(request: HttpRequest, identity: str, evse_id: int) -> HttpResponse:
+def pay_start(request: AuthenticatedRequest, identity: str, evse_id: int) -> HttpResponse:
     """Open the hold and go to the page where the driver authorizes it."""
     station = _station(identity)
     try:
@@ -231,7 +232,7 @@ def hold_return_messages(request: HttpRequest, payment: Payment) -> None:
 
 @require_safe
 @login_required
-def payment_return(request: HttpRequest, payment_id: int) -> HttpResponse:
+def payment_return(request: AuthenticatedRequest, payment_id: int) -> HttpResponse:
     """Where Stripe sends the driver back: check the hold with Stripe, and start the charger if held."""
     payment = _own_payment(request, payment_id)
     reference = request.GET.get("payment_intent", "")

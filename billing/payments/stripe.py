@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import stripe
 from django.conf import settings
@@ -59,7 +59,7 @@ def _dict(obj: Any) -> dict[str, Any]:
 def _translate(error: stripe.StripeError) -> Exception:
     """Map a Stripe exception to billing's; card errors carry the PaymentIntent as it stands."""
     if isinstance(error, stripe.CardError):
-        body = (error.json_body or {}).get("error", {})
+        body = cast(dict[str, Any], error.json_body or {}).get("error", {})  # stripe types it as object
         intent = body.get("payment_intent")
         payment = _payment(intent) if intent else None
         message = body.get("message") or str(error.user_message or error)

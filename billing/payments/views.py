@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
@@ -34,17 +34,18 @@ from billing.services.payments import (
     payment_authentication_start,
     payment_get_for_driver,
 )
+from csms.http import AuthenticatedRequest
 
 UNAVAILABLE = "The card service is not reachable just now. Please try again in a few minutes."
 
 
-def _own_method(request: HttpRequest, method_id: int) -> SavedPaymentMethod:
+def _own_method(request: AuthenticatedRequest, method_id: int) -> SavedPaymentMethod:
     return get_object_or_404(payment_method_list_for_driver(user=request.user), pk=method_id)
 
 
 @require_safe
 @login_required
-def payment_method_list(request: HttpRequest) -> HttpResponse:
+def payment_method_list(request: AuthenticatedRequest) -> HttpResponse:
     """List the driver's saved cards."""
     return render(
         request,
@@ -55,7 +56,7 @@ def payment_method_list(request: HttpRequest) -> HttpResponse:
 
 @require_safe
 @login_required
-def payment_method_add(request: HttpRequest) -> HttpResponse:
+def payment_method_add(request: AuthenticatedRequest) -> HttpResponse:
     """Show Stripe's card form for a new SetupIntent (or say why there is none)."""
     context: dict[str, object] = {
         "configured": payments_configured() and bool(settings.STRIPE_PUBLISHABLE_KEY),
@@ -77,7 +78,7 @@ def payment_method_add(request: HttpRequest) -> HttpResponse:
 
 @require_safe
 @login_required
-def payment_method_return(request: HttpRequest) -> HttpResponse:
+def payment_method_return(request: AuthenticatedRequest) -> HttpResponse:
     """Record the card of the setup Stripe sends the driver back with (checked with Stripe, not trusted)."""
     setup_id = request.GET.get("setup_intent", "")
     if not setup_id or not payments_configured():
@@ -98,7 +99,7 @@ def payment_method_return(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @login_required
-def payment_method_remove(request: HttpRequest, method_id: int) -> HttpResponse:
+def payment_method_remove(request: AuthenticatedRequest, method_id: int) -> HttpResponse:
     """Remove one of the driver's cards."""
     method = _own_method(request, method_id)
     try:
@@ -112,7 +113,7 @@ def payment_method_remove(request: HttpRequest, method_id: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def payment_method_default(request: HttpRequest, method_id: int) -> HttpResponse:
+def payment_method_default(request: AuthenticatedRequest, method_id: int) -> HttpResponse:
     """Charge this card from now on."""
     method = payment_method_make_default(user=request.user, method=_own_method(request, method_id))
     messages.success(request, f"Sessions are now charged to the card ending {method.last4}.")
@@ -121,7 +122,7 @@ def payment_method_default(request: HttpRequest, method_id: int) -> HttpResponse
 
 @require_safe
 @login_required
-def payment_authenticate(request: HttpRequest, payment_id: int) -> HttpResponse:
+def payment_authenticate(request: AuthenticatedRequest, payment_id: int) -> HttpResponse:
     """Let the driver confirm with their bank (3-D Secure) a charge that could not go through without them."""
     payment = payment_get_for_driver(user=request.user, payment_id=payment_id)
     if payment is None:
@@ -150,7 +151,7 @@ def payment_authenticate(request: HttpRequest, payment_id: int) -> HttpResponse:
 
 @require_safe
 @login_required
-def payment_authenticated(request: HttpRequest, payment_id: int) -> HttpResponse:
+def payment_authenticated(request: AuthenticatedRequest, payment_id: int) -> HttpResponse:
     """Where the page goes after the bank's check: record what Stripe has now (the browser is not trusted)."""
     payment = payment_get_for_driver(user=request.user, payment_id=payment_id)
     if payment is None or not payments_configured():

@@ -6,6 +6,7 @@ continues where it stopped: the price, the payment and the document are found, n
 
 from __future__ import annotations
 
+import functools
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -86,6 +87,7 @@ def _retry_schedule(session: ChargingSession) -> None:
 
 def _issue_and_mail(price: SessionPrice) -> Invoice:
     invoice = invoice_issue_for_session(session_price=price)
+    assert invoice.session is not None  # a session's document
     payment_refunds_sync(session=invoice.session)  # refunds made before the document existed
     if invoice.emailed_at is None:
         from billing.tasks import invoice_email_task
@@ -176,16 +178,14 @@ def _bill_above_hold(price: SessionPrice, hold: Payment) -> Invoice:
         card_hold_rest_note(hold=hold, note=f"Cost above the hold: {shown} charged to the saved card.")
         return _issue_and_mail(price)
     receipt, invoice = invoice_issue_split_for_session(session_price=price, paid=hold.amount_captured)
+    assert receipt.session is not None  # a session's document
     payment_refunds_sync(session=receipt.session)
     card_hold_rest_note(hold=hold, note=f"Cost above the hold: {shown} left open on {invoice.code}.")
     for document in (receipt, invoice):
         if document.emailed_at is None:
             from billing.tasks import invoice_email_task
 
-            document_id = document.pk
-            transaction.on_commit(
-                lambda document_id=document_id: invoice_email_task.delay(invoice_id=document_id)
-            )
+            transaction.on_commit(functools.partial(invoice_email_task.delay, invoice_id=document.pk))
     return receipt
 
 
@@ -262,10 +262,7 @@ def statements_monthly(*, today: date | None = None) -> list[Invoice]:
         if statement.emailed_at is None:
             from billing.tasks import invoice_email_task
 
-            statement_id = statement.pk
-            transaction.on_commit(
-                lambda statement_id=statement_id: invoice_email_task.delay(invoice_id=statement_id)
-            )
+            transaction.on_commit(functools.partial(invoice_email_task.delay, invoice_id=statement.pk))
     return statements
 
 

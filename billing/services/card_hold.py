@@ -152,7 +152,7 @@ def card_hold_session_start(*, payment_id: int) -> Payment:
     payment.start_outcome = outcome.message[:200]
     payment.save(update_fields=["start_outcome", "updated_at"])
     if not outcome.accepted:
-        IdToken.objects.filter(pk=payment.id_token_id).update(status=IdTokenStatus.BLOCKED)
+        IdToken.objects.filter(pk=payment.id_token.pk).update(status=IdTokenStatus.BLOCKED)
         payment = payment_release(payment=payment)
     return payment
 
@@ -362,6 +362,7 @@ def card_holds_release_unused(*, now: datetime | None = None) -> int:
         if card_hold_session(payment=payment) is not None:
             continue
         payment_release(payment=payment)
+        assert payment.id_token_id is not None  # filtered on
         IdToken.objects.filter(pk=payment.id_token_id).update(status=IdTokenStatus.BLOCKED)
         released += 1
     return released

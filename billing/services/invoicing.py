@@ -11,7 +11,7 @@ has no gaps, and two issues at once queue on the row instead of taking the same 
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
@@ -88,7 +88,8 @@ def money_text(value: Decimal) -> str:
 def _unit_price(value: Decimal) -> str:
     """At least the currency's 2 decimals, more where a price has them (0.3456 per kWh)."""
     value = value.normalize()
-    return str(value) if -value.as_tuple().exponent > 2 else money_text(value)
+    exponent = cast(int, value.as_tuple().exponent)  # an int for a finite number, as a price is
+    return str(value) if -exponent > 2 else money_text(value)
 
 
 def document_line(description: str, amount: Decimal) -> dict[str, str]:
@@ -115,6 +116,8 @@ def session_issuer(session: ChargingSession) -> Organization:
     site = session.station.site
     if site is None:
         raise ValidationError("The session's charger has no site, so no organization bills it.")
+    if site.organization is None:
+        raise ValidationError("The session's site belongs to no organization, so none bills it.")
     return site.organization
 
 
@@ -253,7 +256,9 @@ def session_customer_organization(session: ChargingSession) -> Organization | No
     token = session.id_token
     if token is None or token.organization_id is None:
         return None
-    if token.organization_id == session.station.site.organization_id:
+    site = session.station.site
+    assert site is not None  # session_issuer, called first, raises for a charger without a site
+    if token.organization_id == site.organization_id:
         return None
     return token.organization
 

@@ -75,6 +75,7 @@ def payment_refunds_sync(*, session: ChargingSession) -> list[Invoice]:
     ProviderUnavailable for the billing run to retry."""
     issued: list[Invoice] = []
     for payment in Payment.objects.filter(session=session, amount_refunded__gt=0, invoice__isnull=False):
+        assert payment.invoice is not None  # filtered on
         if invoice_credited(payment.invoice) >= min(payment.amount_refunded, payment.invoice.gross):
             continue
         remote = gateway_required().payment_retrieve(payment.provider_reference or "")

@@ -65,7 +65,7 @@ def payment_apply(payment: Payment, remote: ProviderPayment) -> list[str]:
 
 def payment_invoice_follow(payment: Payment) -> None:
     """Link the session's document (its open invoice first) and close the invoice once paid."""
-    if payment.invoice_id is None and payment.session_id is not None:
+    if payment.invoice_id is None and payment.session is not None:
         if (invoice := invoice_payable_for_session(payment.session)) is not None:
             payment.invoice = invoice
             payment.save(update_fields=["invoice", "updated_at"])
@@ -222,6 +222,7 @@ def payment_authentication_start(*, payment: Payment) -> PaymentAuthentication |
     if payment.status != PaymentStatus.REQUIRES_ACTION or not payment.provider_reference:
         return None
     remote = gateway_required().payment_retrieve(payment.provider_reference)
+    assert payment.user_id is not None  # a driver's own payment (payment_get_for_driver)
     card = SavedPaymentMethod.objects.filter(
         user_id=payment.user_id, removed_at__isnull=True, is_default=True
     ).first()

@@ -167,6 +167,7 @@ def session_unplugged_at(session: ChargingSession, *, since: datetime) -> dateti
 
 
 def _before_next_session(session: ChargingSession, changes: QuerySet[StatusChange]) -> QuerySet[StatusChange]:
+    assert session.connector_id is not None  # the callers return early without a connector
     following = (
         ChargingSession.objects.filter(connector_id=session.connector_id, started_at__gt=session.started_at)
         .order_by("started_at")

@@ -92,9 +92,10 @@ def tariff_for_groups(
         .filter(Q(group__isnull=True) | Q(group_id__in=group_ids))
         .select_related("tariff")
     )
-    if station.site_id is not None and station.site.organization_id is not None:
+    site = station.site
+    if site is not None and site.organization_id is not None:
         # A tariff belongs to the organization running the site; another's assignment is ignored.
-        candidates = candidates.filter(tariff__organization_id=station.site.organization_id)
+        candidates = candidates.filter(tariff__organization_id=site.organization_id)
 
     def rank(assignment: TariffAssignment) -> tuple[int, int, datetime, int]:
         valid_from = assignment.valid_from or datetime.min.replace(tzinfo=at.tzinfo)
@@ -252,6 +253,7 @@ def rates_at(terms: TariffTerms, at: datetime, zone: ZoneInfo) -> Rates:
 
 def tariff_for_session(session: ChargingSession) -> Tariff | None:
     """The tariff in force at the session's start, which prices all of it."""
+    assert session.started_at is not None  # the callers return early for a session not started
     return tariff_for(
         station=session.station,
         connector=session.connector,

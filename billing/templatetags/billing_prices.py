@@ -13,7 +13,7 @@ from django import template
 from django.utils import timezone
 
 from billing.services.pricing import PricePreview, minor_unit, price_preview
-from stations.models import Station
+from stations.models import Connector, Station
 from stations.portal.selectors import plug_name
 from stations.services.access import site_zone
 
@@ -89,7 +89,7 @@ def charger_prices(context: template.Context, identity: str) -> dict[str, Any]:
         return {"rows": []}
     now = timezone.now()
     zone = site_zone(station.site) if station.site is not None else timezone.get_current_timezone()
-    connectors = list(station.connectors.all()) or [None]
+    connectors: list[Connector | None] = list(station.connectors.all()) or [None]
     rows: list[PriceRow] = []
     seen: dict[PricePreview, list[str]] = {}
     for connector in connectors:

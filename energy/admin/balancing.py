@@ -18,7 +18,11 @@ from energy.models import (
 )
 
 CSS = {"all": ["admin/csms.css"]}
-LIMIT_FIELDS = ["phase_limit_amps", ("l1_limit_amps", "l2_limit_amps", "l3_limit_amps"), "power_limit_kw"]
+LIMIT_FIELDS: list[str | tuple[str, ...]] = [
+    "phase_limit_amps",
+    ("l1_limit_amps", "l2_limit_amps", "l3_limit_amps"),
+    "power_limit_kw",
+]
 
 
 @admin.register(SiteGrid)

@@ -6,6 +6,7 @@ Currents are amps per phase (Decimal); powers are kW. A limit left empty means "
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import cast
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
@@ -138,9 +139,10 @@ class Circuit(PhaseLimits):
 
     def clean(self) -> None:
         if self.parent_id is not None:
-            if self.parent.site_id != self.site_id:
+            parent = cast(Circuit, self.parent)  # fetched by parent_id, never None
+            if parent.site_id != self.site_id:
                 raise ValidationError({"parent": "The parent circuit is at another site."})
-            ancestor: Circuit | None = self.parent
+            ancestor: Circuit | None = parent
             while ancestor is not None:
                 if ancestor.pk == self.pk:
                     raise ValidationError({"parent": "A circuit cannot feed itself."})
@@ -191,7 +193,7 @@ class ChargerWiring(models.Model):
         return f"Wiring of {self.station}"
 
     def clean(self) -> None:
-        if self.circuit_id is not None and self.circuit.site_id != self.station.site_id:
+        if self.circuit_id is not None and cast(Circuit, self.circuit).site_id != self.station.site_id:
             raise ValidationError({"circuit": "The circuit is at another site than the charger."})
 
     @property

@@ -117,7 +117,7 @@ def _session_sends(site: SiteLoads, amps: dict[str, Decimal], now: datetime) -> 
         same_session = row is not None and row.session_id == evse.session_id
         target = amps[evse.key]
         applied = row.applied_amps if same_session and row is not None else None
-        common = {
+        common: dict[str, Any] = {
             "station_id": evse.station_id,
             "identity": evse.identity,
             "protocol": evse.protocol,

@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from decimal import ROUND_CEILING, Decimal
+from typing import TYPE_CHECKING, TypedDict
 from zoneinfo import ZoneInfo
 
 from django.db.models import OuterRef, Subquery
@@ -33,6 +34,9 @@ from django.db.models import OuterRef, Subquery
 from energy.models import ChargingNeed, FleetVehicle
 from stations.models import ChargingSession, MeterSample
 from stations.services.windows import local_at
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
 KWH = Decimal("0.01")
 
@@ -91,12 +95,18 @@ def next_departure(departure_time: time, *, after: datetime, zone: ZoneInfo) -> 
     raise AssertionError("a time of day recurs within three days")
 
 
+class _LatestSoc(TypedDict):
+    soc: Decimal | None
+
+
 def _latest_soc() -> Subquery:
     samples = MeterSample.objects.filter(session_id=OuterRef("pk"), measurand="SoC")
     return Subquery(samples.order_by("-sampled_at").values("value")[:1])
 
 
-def fleet_sessions(session_ids: Iterable[int]) -> list[tuple[ChargingSession, FleetVehicle]]:
+def fleet_sessions(
+    session_ids: Iterable[int],
+) -> list[tuple[WithAnnotations[ChargingSession, _LatestSoc], FleetVehicle]]:
     """The sessions among these started with a fleet vehicle's card, each with its vehicle."""
     vehicles: dict[int, FleetVehicle] = {}
     sessions = list(

@@ -27,6 +27,7 @@ from energy.services.fleet import (
 from energy.services.fleet_state import ACCEPTED
 from energy.services.loads import Evse
 from energy.services.sending import Build, profile_call
+from stations.ocpp.profiles import ProfileLimit
 
 Answer = tuple[str, str]  # (AllocationStatus value, error)
 
@@ -36,6 +37,14 @@ async def _call(evse: Evse, build: Build) -> Answer:
     return await profile_call(
         protocol=evse.protocol, identity=evse.identity, build=build, requested_by=REQUESTED_BY
     )
+
+
+def _profile_set(limit: ProfileLimit) -> Build:
+    return lambda adapter: adapter.charging_profile_call(limit)
+
+
+def _profile_clear(profile_id: int) -> Build:
+    return lambda adapter: adapter.clear_charging_profile_call(profile_id=profile_id)
 
 
 def _iso(at: datetime) -> str:
@@ -143,23 +152,9 @@ async def site_fleet_replan_async(*, site_id: int) -> FleetPlanRecord | None:
     draft = await database_sync_to_async(site_fleet_plan_compute, thread_sensitive=False)(site_id=site_id)
     if draft is None:
         return None
-    answers = list(
-        await asyncio.gather(
-            *(
-                _call(s.evse, lambda adapter, s=s: adapter.charging_profile_call(s.limit))
-                for s in draft.schedules
-            )
-        )
-    )
+    answers = list(await asyncio.gather(*(_call(s.evse, _profile_set(s.limit)) for s in draft.schedules)))
     profile_id = FLEET_PROFILE_BASE
-    await asyncio.gather(
-        *(
-            _call(
-                e, lambda adapter, e=e: adapter.clear_charging_profile_call(profile_id=profile_id + e.evse_id)
-            )
-            for e in draft.clears
-        )
-    )
+    await asyncio.gather(*(_call(e, _profile_clear(profile_id + e.evse_id)) for e in draft.clears))
     record = await database_sync_to_async(fleet_plan_record, thread_sensitive=False)(
         draft=draft, answers=answers
     )

@@ -4,6 +4,7 @@ read from the database in a fixed handful of queries whatever the number of char
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -125,7 +126,7 @@ def _current(phase: str | None, column: str) -> Subquery:
     return Subquery(samples.order_by("-sampled_at").values(column)[:1])
 
 
-def _open_sessions(site_id: int) -> list[dict[str, Any]]:
+def _open_sessions(site_id: int) -> list[Mapping[str, Any]]:
     """Open sessions at the site, with their latest current per phase (index scans per session), not those
     left open by a charger that rebooted since. Plain rows: a thousand model instances cost more than the
     query."""
@@ -154,7 +155,7 @@ def _open_sessions(site_id: int) -> list[dict[str, Any]]:
     )
 
 
-def _measured(session: dict[str, Any], grid_phases: tuple[int, ...], now: datetime) -> dict[int, Decimal]:
+def _measured(session: Mapping[str, Any], grid_phases: tuple[int, ...], now: datetime) -> dict[int, Decimal]:
     if session["current_at"] is None or now - session["current_at"] > FRESH:
         return {}
     per_phase = [session["current_l1"], session["current_l2"], session["current_l3"]]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar, cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -17,6 +17,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from accounts.domain import ROLES_MANAGING, ROLES_OPERATING
+from accounts.models import AccessGroup
 from csms.tenancy_admin import ReadOnlyInline, TenantAdmin, TenantInline, may_act, related_only, scoped
 from stations import admin_commands
 from stations.admin.display import (
@@ -90,7 +91,15 @@ class StationForm(forms.ModelForm):
 
 class ConnectorInline(ReadOnlyInline):
     model = Connector
-    fields = ["evse_id", "connector_id", "status_chip", "error_code", "vendor_error_code", "info", "since"]
+    fields: ClassVar[Any] = [
+        "evse_id",
+        "connector_id",
+        "status_chip",
+        "error_code",
+        "vendor_error_code",
+        "info",
+        "since",
+    ]
     readonly_fields = fields
 
     @admin.display(description="status")
@@ -332,8 +341,8 @@ class StationAdmin(TenantAdmin):
             messages.SUCCESS,
         )
 
-    def get_actions(self, request: HttpRequest) -> dict[str, tuple[Action, str, str]]:
-        actions = super().get_actions(request)
+    def get_actions(self, request: HttpRequest) -> dict[str, tuple[Callable[..., Any], str, str] | None]:
+        actions: dict[str, tuple[Callable[..., Any], str, str] | None] = super().get_actions(request)
         if may_act(request, ROLES_OPERATING):  # technicians operate chargers they may not reconfigure
             for name, command in admin_commands.COMMANDS.items():
                 actions[f"command_{name}"] = (
@@ -390,7 +399,7 @@ class StationAdmin(TenantAdmin):
 
 class SiteStationInline(ReadOnlyInline):
     model = Station
-    fields = ["charger", "live", "connectors_summary", "registration", "hardware"]
+    fields: ClassVar[Any] = ["charger", "live", "connectors_summary", "registration", "hardware"]
     readonly_fields = fields
     verbose_name_plural = "chargers"
 
@@ -422,12 +431,15 @@ class AccessRuleInline(TenantInline, admin.TabularInline):
     def get_formset(self, request: HttpRequest, obj: Site | None = None, **kwargs: Any) -> Any:
         formset = super().get_formset(request, obj, **kwargs)
         # A rule's charger is one of this site's, its group one of the site's organization's.
-        stations = formset.form.base_fields["station"]
-        groups = formset.form.base_fields["group"]
-        stations.queryset = stations.queryset.filter(site=obj) if obj else stations.queryset.none()
+        stations = cast(forms.ModelChoiceField, formset.form.base_fields["station"])
+        groups = cast(forms.ModelChoiceField, formset.form.base_fields["group"])
+        # A foreign key's form field always has a queryset.
+        all_stations = cast(QuerySet[Station], stations.queryset)
+        all_groups = cast(QuerySet[AccessGroup], groups.queryset)
+        stations.queryset = all_stations.filter(site=obj) if obj else all_stations.none()
         stations.empty_label, groups.empty_label = "Every charger", "The public"
         org = obj.organization_id if obj else None
-        groups.queryset = groups.queryset.filter(organization_id=org) if org else groups.queryset.none()
+        groups.queryset = all_groups.filter(organization_id=org) if org else all_groups.none()
         return formset
 
 

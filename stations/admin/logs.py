@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from functools import cached_property
-from typing import Any
+from typing import Any, ClassVar, cast
 
 from django.contrib import admin
 from django.core.paginator import Paginator
@@ -33,7 +33,7 @@ class CappedCountPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        return self.object_list[: self.cap + 1].count()
+        return cast(QuerySet[Any], self.object_list)[: self.cap + 1].count()  # the admin paginates querysets
 
 
 class ReadOnlyAdmin(TenantAdmin):
@@ -68,8 +68,9 @@ class RecentFilter(admin.SimpleListFilter):
         return [(key, label) for key, (label, _) in self.windows.items()]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        if self.value() in self.windows:
-            return queryset.filter(**{f"{self.field}__gte": timezone.now() - self.windows[self.value()][1]})
+        window = self.value()
+        if window in self.windows:
+            return queryset.filter(**{f"{self.field}__gte": timezone.now() - self.windows[window][1]})
         return queryset
 
 
@@ -105,7 +106,15 @@ class FrameAdmin(ReadOnlyAdmin):
     search_fields = ["identity", "action", "unique_id", "text"]
     paginator = CappedCountPaginator
     list_per_page = 100
-    fields = ["created_at", "identity_link", "direction", "kind", "action", "exchange_link", "text_pretty"]
+    fields: ClassVar[Any] = [
+        "created_at",
+        "identity_link",
+        "direction",
+        "kind",
+        "action",
+        "exchange_link",
+        "text_pretty",
+    ]
     readonly_fields = fields
 
     class Media:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import admin
 from django.db.models import QuerySet
@@ -18,7 +18,7 @@ from csms.tenancy_admin import related_only
 from stations.admin.display import CSS, chip, kwh, short_time, when
 from stations.admin.logs import ReadOnlyAdmin
 from stations.exports import SESSION_COLUMNS, session_data
-from stations.models import ChargingSession, MeterSample
+from stations.models import ChargingSession, ChargingSessionQuerySet, MeterSample
 
 
 class SessionStateFilter(admin.SimpleListFilter):
@@ -30,7 +30,7 @@ class SessionStateFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         if self.value() == "open":
-            return queryset.open()
+            return cast(ChargingSessionQuerySet, queryset).open()
         if self.value() == "closed":
             return queryset.filter(stopped_at__isnull=False)
         if self.value() == "anomaly":

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, ClassVar
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
@@ -20,7 +20,11 @@ from stations.alerts import services
 from stations.alerts.domain import Severity
 from stations.alerts.models import Alert, AlertNotification
 
-SEVERITY_CHIPS = {Severity.CRITICAL: "faulted", Severity.WARNING: "partial", Severity.INFO: "unknown"}
+SEVERITY_CHIPS: dict[str, str] = {
+    Severity.CRITICAL: "faulted",
+    Severity.WARNING: "partial",
+    Severity.INFO: "unknown",
+}
 
 
 class OpenFilter(admin.SimpleListFilter):
@@ -40,7 +44,7 @@ class OpenFilter(admin.SimpleListFilter):
 
 class NotificationInline(ReadOnlyInline):
     model = AlertNotification
-    fields = ["event", "channel", "recipient", "attempts", "sent_at", "error"]
+    fields: ClassVar[Any] = ["event", "channel", "recipient", "attempts", "sent_at", "error"]
     readonly_fields = fields
 
 

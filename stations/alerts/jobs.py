@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import cast
 
 from django.conf import settings
 from django.db.models import Max, Min
@@ -110,8 +111,9 @@ def reconnects_settled_scan(*, now: datetime | None = None) -> int:
     since = now - timedelta(minutes=settings.CSMS_ALERT_RECONNECT_WINDOW_MIN)
     closed = 0
     for alert in Alert.objects.open().filter(kind=AlertKind.RECONNECTS):
+        station_id = cast(int, alert.station_id)  # reconnect alerts are always raised on a charger
         recent = ConnectionAttempt.objects.filter(
-            station_id=alert.station_id, outcome=Attempt.CONNECTED, at__gt=since
+            station_id=station_id, outcome=Attempt.CONNECTED, at__gt=since
         ).exists()
         if not recent:
             closed += alert_clear(key=alert.key, reason="the connection has been stable")

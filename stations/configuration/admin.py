@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django.contrib import admin
 from django.db.models import Count, QuerySet
@@ -97,7 +97,7 @@ class ConfigurationSnapshotAdmin(ReadOnlyMixin, TenantAdmin):
     search_fields = ["station__identity"]
     list_select_related = ["station"]
     date_hierarchy = "taken_at"
-    fields = ["station", "taken_at", "requested_by", "values_table"]
+    fields: ClassVar[Any] = ["station", "taken_at", "requested_by", "values_table"]
     readonly_fields = fields
 
     @admin.display(description="keys")
@@ -139,7 +139,7 @@ class ConfigurationSnapshotAdmin(ReadOnlyMixin, TenantAdmin):
 
 class ResultInline(ReadOnlyInline):
     model = ProfileApplicationResult
-    fields = ["station", "key", "value", "status", "detail"]
+    fields: ClassVar[Any] = ["station", "key", "value", "status", "detail"]
     readonly_fields = fields
 
 

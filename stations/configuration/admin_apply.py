@@ -4,7 +4,7 @@ Both start a ProfileApplication and go to its page."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -51,7 +51,7 @@ class StationsChoiceForm(forms.Form):
 
     def __init__(self, *args: Any, stations: QuerySet[Station], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["stations"].queryset = stations
+        cast(StationChoiceField, self.fields["stations"]).queryset = stations
 
 
 class ProfileChoiceForm(forms.Form):
@@ -61,7 +61,7 @@ class ProfileChoiceForm(forms.Form):
         self, *args: Any, matching: list[tuple[ConfigurationProfile, list[Station]]], **kwargs: Any
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["profile"].choices = [
+        cast(forms.TypedChoiceField, self.fields["profile"]).choices = [
             (
                 profile.pk,
                 f"{profile} ({profile.organization}): {len(chosen)} of the selected chargers, "

@@ -3,7 +3,7 @@ organization (anyone else gets a 404, as if the row did not exist)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django.contrib import admin
 from django.http import FileResponse, Http404, HttpRequest
@@ -21,7 +21,7 @@ class DiagnosticsRequestAdmin(ReadOnlyMixin, TenantAdmin):
     search_fields = ["station__identity", "file_name", "charger_file_name"]
     list_select_related = ["station"]
     date_hierarchy = "requested_at"
-    fields = [
+    fields: ClassVar[Any] = [
         "station",
         "kind",
         "status",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
@@ -35,7 +35,7 @@ class DiagnosticsForm(CommandForm):
         self.fields["upload_base_url"].initial = settings.CSMS_DIAGNOSTICS_UPLOAD_URL
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = cast(dict[str, Any], super().clean())  # Form.clean returns cleaned_data
         if data.get("since") and data.get("until") and data["since"] >= data["until"]:
             raise forms.ValidationError("The oldest entry must come before the latest.")
         return data

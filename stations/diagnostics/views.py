@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
-from typing import IO
+from typing import IO, cast
 
 from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
 from django.http import HttpRequest, HttpResponse
 from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
@@ -57,7 +58,8 @@ def upload(request: HttpRequest, token: str, filename: str = "") -> HttpResponse
             raise UploadRefused(413, f"The file is larger than {limit} bytes.")
         if request.content_type == "multipart/form-data":
             try:
-                files = list(request.FILES.values())
+                # The parser stores no empty lists, so each value is a file.
+                files = cast(list[UploadedFile], list(request.FILES.values()))
             except MultiPartParserError as error:
                 raise UploadRefused(400, f"The multipart body cannot be read: {error}") from None
             if not files:

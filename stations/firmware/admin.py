@@ -4,7 +4,7 @@ the campaign's page, which shows each charger's progress."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from django import forms
 from django.contrib import admin, messages
@@ -84,7 +84,7 @@ class FirmwareUpdateInline(ReadOnlyInline):
 
     model = FirmwareUpdate
     verbose_name_plural = "Progress per charger"
-    fields = [
+    fields: ClassVar[Any] = [
         "station",
         "status",
         "charger_status",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import cast
 
 from django.db import transaction
 from django.utils import timezone
@@ -115,7 +116,8 @@ def _status_record(
     target = update.campaign.firmware.version
     if status == ChargerFirmwareStatus.INSTALLED:
         # Some chargers report Installed after the reboot, whose boot already named the new version.
-        rebooted = station.last_boot_at is not None and station.last_boot_at >= update.started_at
+        started_at = cast(datetime, update.started_at)  # an active update has started
+        rebooted = station.last_boot_at is not None and station.last_boot_at >= started_at
         if rebooted and station.firmware_version == target:
             return _succeed(update, version=station.firmware_version, now=now)
         update.status = UpdateStatus.INSTALLED

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from datetime import datetime, timedelta
+from typing import cast
 
 from django.conf import settings
 from django.db import transaction
@@ -247,10 +248,12 @@ def _location(firmware: FirmwareFile, token: str) -> str:
 def _send(claimed: tuple[FirmwareUpdate, str]) -> int:
     update, token = claimed
     campaign, firmware, station = update.campaign, update.campaign.firmware, update.station
+    # _claim_next set both on the claim.
+    started_at, request_id = cast(datetime, update.started_at), cast(int, update.request_id)
     request = FirmwareRequest(
         location=_location(firmware, token),
-        retrieve_at=max(campaign.retrieve_at or update.started_at, update.started_at),
-        request_id=update.request_id,
+        retrieve_at=max(campaign.retrieve_at or started_at, started_at),
+        request_id=request_id,
         signing_certificate=firmware.signing_certificate,
         signature=firmware.signature,
     )

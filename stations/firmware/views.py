@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.http import FileResponse, Http404, HttpRequest
 from django.views.decorators.http import require_safe
 
@@ -15,7 +17,7 @@ def firmware_download(request: HttpRequest, token: str) -> FileResponse:
         firmware = firmware_download_authorize(token=token)
     except FirmwareError:
         raise Http404("No running firmware update has this token.") from None
-    name = firmware.file.name.rsplit("/", 1)[-1]
+    name = cast(str, firmware.file.name).rsplit("/", 1)[-1]  # authorized only with a file
     response = FileResponse(firmware.file.open("rb"), as_attachment=True, filename=name)
     response["X-Content-SHA256"] = firmware.sha256
     return response

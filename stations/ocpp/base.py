@@ -136,12 +136,12 @@ class ProtocolAdapter:
         except Exception:
             logger.exception("%s: %s failed", self.identity, received.call.action)
             self.forget()
-            error = FrameError(
+            internal = FrameError(
                 ErrorKind.INTERNAL,
                 f"The CSMS could not process {received.call.action}.",
                 received.call.unique_id,
             )
-            return self._refuse(error, received.inbound, received.call.action, journal=True)
+            return self._refuse(internal, received.inbound, received.call.action, journal=True)
 
     def receive(self, text: str) -> Received | Processed:
         """Parse and validate a frame, without the database: a call for its handler, or the finished

@@ -78,7 +78,8 @@ def log_request_answer(action: str, answer: dict[str, Any]) -> LogAnswer:
             return LogAnswer(False, "", "The charger has no diagnostics to upload (no fileName).")
         return LogAnswer(True, file_name[:255])
     status = answer.get("status")
-    file_name = answer.get("filename") if isinstance(answer.get("filename"), str) else ""
+    filename = answer.get("filename")
+    file_name = filename if isinstance(filename, str) else ""
     info = (
         answer.get("statusInfo", {}).get("reasonCode", "")
         if isinstance(answer.get("statusInfo"), dict)

@@ -196,7 +196,7 @@ class Ocpp16(SecurityMessages, ProtocolAdapter):
     @classmethod
     def local_list_update_status(cls, answer: dict[str, Any]) -> LocalListUpdateStatus | None:
         """SendLocalList.conf's status; None for an answer that is not one."""
-        return LOCAL_LIST_UPDATE_16.get(answer.get("status"))
+        return LOCAL_LIST_UPDATE_16.get(str(answer.get("status")))
 
     @classmethod
     def local_list_version(cls, answer: dict[str, Any]) -> int | None:

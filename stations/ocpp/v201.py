@@ -264,7 +264,7 @@ class Ocpp201(SecurityMessages, ProtocolAdapter):
     @classmethod
     def local_list_update_status(cls, answer: dict[str, Any]) -> LocalListUpdateStatus | None:
         """SendLocalListResponse's status (2.0.1 has no NotSupported: such a station sends a CALLERROR)."""
-        return LOCAL_LIST_UPDATE_201.get(answer.get("status"))
+        return LOCAL_LIST_UPDATE_201.get(str(answer.get("status")))
 
     @classmethod
     def local_list_version(cls, answer: dict[str, Any]) -> int | None:

@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
@@ -16,6 +16,7 @@ from accounts.services import (
     id_token_register_for_driver,
     id_token_unblock_by_driver,
 )
+from csms.http import AuthenticatedRequest
 from stations.portal.forms import CardAddForm, SiteSearchForm
 from stations.portal.selectors import (
     id_token_list_for_driver,
@@ -35,7 +36,7 @@ STATUS_REFRESH_S = 12
 
 @require_safe
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: AuthenticatedRequest) -> HttpResponse:
     """List the sites the driver may charge at, with their plugs by availability."""
     form = SiteSearchForm(request.GET)
     query = form.cleaned_data["q"].strip() if form.is_valid() else ""
@@ -48,7 +49,7 @@ def home(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _site_context(request: HttpRequest, site_id: int) -> dict[str, object]:
+def _site_context(request: AuthenticatedRequest, site_id: int) -> dict[str, object]:
     site = get_object_or_404(site_list_for_driver(user=request.user), pk=site_id)
     return {
         "site": site,
@@ -61,21 +62,21 @@ def _site_context(request: HttpRequest, site_id: int) -> dict[str, object]:
 
 @require_safe
 @login_required
-def site_detail(request: HttpRequest, site_id: int) -> HttpResponse:
+def site_detail(request: AuthenticatedRequest, site_id: int) -> HttpResponse:
     """Show a site's chargers and the live state of each plug."""
     return render(request, "portal/site_detail.html", _site_context(request, site_id))
 
 
 @require_safe
 @login_required
-def site_status(request: HttpRequest, site_id: int) -> HttpResponse:
+def site_status(request: AuthenticatedRequest, site_id: int) -> HttpResponse:
     """Render only the plug states of a site, for the page's periodic refresh."""
     return render(request, "portal/_site_status.html", _site_context(request, site_id))
 
 
 @require_safe
 @login_required
-def session_list(request: HttpRequest) -> HttpResponse:
+def session_list(request: AuthenticatedRequest) -> HttpResponse:
     """List the driver's charging sessions, newest first."""
     page = Paginator(session_list_for_driver(user=request.user), SESSIONS_PER_PAGE).get_page(
         request.GET.get("page")
@@ -86,7 +87,7 @@ def session_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def card_list(request: HttpRequest) -> HttpResponse:
+def card_list(request: AuthenticatedRequest) -> HttpResponse:
     """List the driver's cards; on POST, register a new one."""
     form = CardAddForm(request.POST if request.method == "POST" else None)
     if form.is_valid():
@@ -103,7 +104,7 @@ def card_list(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @login_required
-def card_block(request: HttpRequest, token_id: int) -> HttpResponse:
+def card_block(request: AuthenticatedRequest, token_id: int) -> HttpResponse:
     """Block one of the driver's cards."""
     token = get_object_or_404(id_token_list_for_driver(user=request.user), pk=token_id)
     id_token_block_by_driver(user=request.user, token=token)
@@ -113,7 +114,7 @@ def card_block(request: HttpRequest, token_id: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def card_unblock(request: HttpRequest, token_id: int) -> HttpResponse:
+def card_unblock(request: AuthenticatedRequest, token_id: int) -> HttpResponse:
     """Accept one of the driver's own cards again."""
     token = get_object_or_404(id_token_list_for_driver(user=request.user), pk=token_id)
     try:

@@ -72,7 +72,7 @@ def rule_deadline(rule: AccessRule, at: datetime, window_end: Deadline) -> Deadl
 
 def rule_describe(rule: AccessRule, deadline: Deadline, zone: ZoneInfo) -> str:
     """The limit a rule sets, in words, for the session record and the driver."""
-    who = rule.group.name if rule.group_id else "Public access"
+    who = rule.group.name if rule.group is not None else "Public access"
     parts = []
     if rule.max_duration_min is not None:
         parts.append(f"at most {rule.max_duration_min} min")
@@ -82,6 +82,8 @@ def rule_describe(rule: AccessRule, deadline: Deadline, zone: ZoneInfo) -> str:
 
 
 def rules_for_station(station: Station) -> list[AccessRule]:
+    if station.site_id is None:
+        return []  # rules belong to a site
     return list(
         AccessRule.objects.filter(site_id=station.site_id)
         .filter(Q(station__isnull=True) | Q(station_id=station.pk))

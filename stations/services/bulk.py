@@ -25,6 +25,19 @@ RowKey = tuple[type[models.Model], tuple[str, ...], bool]
 UpdateKey = tuple[type[models.Model], tuple[str, ...], str | None]
 
 
+def _concrete_field(model: type[models.Model], name: str) -> models.Field[Any, Any]:
+    """A column of the model by field name ("pk" for its primary key)."""
+    field = model._meta.pk if name == "pk" else model._meta.get_field(name)
+    assert isinstance(field, models.Field), f"{model.__name__}.{name} is not a column"
+    return field
+
+
+def _quoted_column(field: models.Field[Any, Any]) -> str:
+    """The field's column, quoted for SQL."""
+    assert field.column is not None  # a concrete field's
+    return connection.ops.quote_name(field.column)
+
+
 def rows_insert(
     model: type[models.Model],
     columns: Sequence[str],
@@ -55,7 +68,9 @@ def rows_deferred() -> Iterator[None]:
     if getattr(_batch, "pending", None) is not None:
         yield  # already collecting: the outer block writes
         return
-    _batch.pending, _batch.updates = pending, updates = {}, {}
+    pending: dict[RowKey, list[Sequence[Any]]] = {}
+    updates: dict[UpdateKey, dict[int, tuple[Any, ...]]] = {}
+    _batch.pending, _batch.updates = pending, updates
     try:
         yield
     finally:
@@ -87,8 +102,8 @@ def _update_many(
 ) -> None:
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
-    pk_field = model._meta.pk
-    fields = [model._meta.get_field(name) for name in columns]
+    pk_field = _concrete_field(model, "pk")
+    fields = [_concrete_field(model, name) for name in columns]
     # PostgreSQL gives parameters in VALUES no type of their own: cast each to its column's. SQLite's
     # columns take what they are given (and its CAST to "datetime" would make a date a number).
     if connection.vendor == "postgresql":
@@ -99,11 +114,11 @@ def _update_many(
     # A CTE names the VALUES' columns on PostgreSQL and SQLite alike (SQLite has no `AS v(a, b)`).
     sql = (
         f"WITH v({names}) AS (VALUES {', '.join([f'({row})'] * len(values_by_pk))})"
-        f" UPDATE {table} SET {', '.join(f'{quote(f.column)} = v.v{i}' for i, f in enumerate(fields))}"
-        f" FROM v WHERE {table}.{quote(pk_field.column)} = v.pk"
+        f" UPDATE {table} SET {', '.join(f'{_quoted_column(f)} = v.v{i}' for i, f in enumerate(fields))}"
+        f" FROM v WHERE {table}.{_quoted_column(pk_field)} = v.pk"
     )
     if where_null is not None:
-        sql += f" AND {table}.{quote(model._meta.get_field(where_null).column)} IS NULL"
+        sql += f" AND {table}.{_quoted_column(_concrete_field(model, where_null))} IS NULL"
     params = [
         prepared
         for pk, values in values_by_pk.items()
@@ -123,7 +138,7 @@ def _copy(
     itself cannot skip rows that break a unique key."""
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
-    column_list = ", ".join(quote(model._meta.get_field(name).column) for name in columns)
+    column_list = ", ".join(_quoted_column(_concrete_field(model, name)) for name in columns)
     with connection.cursor() as cursor:
         if not skip_duplicates:
             _copy_rows(cursor, table, column_list, rows)
@@ -161,8 +176,10 @@ def _insert(
     model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence[Any]], *, skip_duplicates: bool
 ) -> None:
     quote = connection.ops.quote_name
-    fields = [model._meta.get_field(name) for name in columns]
-    head = f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) VALUES "
+    fields = [_concrete_field(model, name) for name in columns]
+    head = (
+        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(_quoted_column(f) for f in fields)}) VALUES "
+    )
     placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
     tail = " ON CONFLICT DO NOTHING" if skip_duplicates else ""
     per_statement = max(MAX_PARAMETERS // len(fields), 1)
@@ -188,17 +205,17 @@ def row_update(
     """Set fields of one row by primary key, optionally only while `where_null` is still NULL, or
     only unless the row's `unless_newer` (one of the fields set) already holds a later value."""
     quote = connection.ops.quote_name
-    fields = [model._meta.get_field(name) for name in values]
+    fields = [_concrete_field(model, name) for name in values]
     sql = (
-        f"UPDATE {quote(model._meta.db_table)} SET {', '.join(f'{quote(f.column)} = %s' for f in fields)}"
-        f" WHERE {quote(model._meta.pk.column)} = %s"
+        f"UPDATE {quote(model._meta.db_table)} SET {', '.join(f'{_quoted_column(f)} = %s' for f in fields)}"
+        f" WHERE {_quoted_column(_concrete_field(model, 'pk'))} = %s"
     )
     params = [f.get_db_prep_save(value, connection) for f, value in zip(fields, values.values(), strict=True)]
     conditions = []
     if where_null is not None:
-        sql += f" AND {quote(model._meta.get_field(where_null).column)} IS NULL"
+        sql += f" AND {_quoted_column(_concrete_field(model, where_null))} IS NULL"
     if unless_newer is not None:
-        column = quote(model._meta.get_field(unless_newer).column)
+        column = _quoted_column(_concrete_field(model, unless_newer))
         sql += f" AND ({column} IS NULL OR {column} <= %s)"
         conditions.append(params[list(values).index(unless_newer)])
     with connection.cursor() as cursor:

@@ -200,8 +200,12 @@ def station_mark_offline_overdue(*, now: datetime | None = None) -> int:
     marked = Station.objects.filter(pk__in=overdue).update(is_online=False)
     for station_id in overdue:
         transaction.on_commit(
-            lambda station_id=station_id: station_disconnected.send(
-                sender=Station, station_id=station_id, reason="heartbeat overdue", at=now
+            functools.partial(
+                station_disconnected.send,
+                sender=Station,
+                station_id=station_id,
+                reason="heartbeat overdue",
+                at=now,
             )
         )
     return marked

@@ -131,10 +131,10 @@ class Connector:
                 or not charger.online.is_set()
             ):
                 continue
-            id_tag = charger.tags.acquire(charger.rng)
-            if id_tag is not None:
+            free_tag = charger.tags.acquire(charger.rng)
+            if free_tag is not None:
                 self.claimed_profile = None  # only a remote start brings a profile
-                return id_tag, False
+                return free_tag, False
             charger.log.debug("connector %d: every id tag is charging elsewhere", self.connector_id)
 
     async def _session(self, id_tag: str, *, remote: bool) -> None:

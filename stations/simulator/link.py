@@ -58,7 +58,7 @@ class Answer:
     """A handler's CALLRESULT payload, and what to do once it has been sent (TriggerMessage, Reset, ...)."""
 
     payload: dict[str, Any]
-    then: Callable[[], Awaitable[None]] | None = None
+    then: Callable[[], Coroutine[Any, Any, None]] | None = None
 
 
 CallHandler = Callable[[str, dict[str, Any]], Awaitable[Answer]]

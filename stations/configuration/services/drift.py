@@ -60,7 +60,9 @@ def profiles_matching(
     *, profiles: QuerySet[ConfigurationProfile], stations: list[Station]
 ) -> list[tuple[ConfigurationProfile, list[Station]]]:
     """Those of `profiles` matching any of the chargers, each with the chargers it matches."""
-    organizations = {s.site.organization_id for s in stations if s.site is not None}
+    organizations = {
+        s.site.organization_id for s in stations if s.site is not None and s.site.organization_id is not None
+    }
     by_pk = {s.pk: s for s in stations}
     matching = []
     for profile in profiles.filter(organization_id__in=organizations).prefetch_related("entries"):

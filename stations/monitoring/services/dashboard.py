@@ -10,10 +10,11 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser
 from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
+from accounts.models import User
 from accounts.tenancy import organizations_of
 from stations.domain import ConnectorStatus
 from stations.models import ChargingSession, Connector, MeterSample, Site, Station
@@ -43,7 +44,7 @@ class SiteLive:
         return asdict(self)
 
 
-def dashboard_sites(user: AbstractBaseUser | AnonymousUser) -> list[Site]:
+def dashboard_sites(user: User | AnonymousUser) -> list[Site]:
     """The sites a staff member may watch: their organizations'; every site for a superuser."""
     if not (user.is_authenticated and user.is_active and user.is_staff):
         return []

@@ -86,7 +86,7 @@ def _first_record(station: Station) -> datetime | None:
 def station_uptimes(station: Station, *, since: datetime, until: datetime) -> list[Uptime]:
     """One Uptime per connector of the charger over [since, until)."""
     first = _first_record(station)
-    site = station.site.name if station.site_id else ""
+    site = station.site.name if station.site is not None else ""
     connectors = list(station.connectors.all())
     if first is None or first >= until:
         zero = timedelta(0)
