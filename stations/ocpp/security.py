@@ -1,6 +1,7 @@
 """The messages 2.0.1 and the OCPP 1.6 security extension share, handled once for both adapters:
 SecurityEventNotification, LogStatusNotification, and the firmware report naming its request (2.0.1
-FirmwareStatusNotification, 1.6 SignedFirmwareStatusNotification)."""
+FirmwareStatusNotification, 1.6 SignedFirmwareStatusNotification), which also serves 1.6's core
+FirmwareStatusNotification, one without a request id."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ class SecurityMessages:
         )
         return {}
 
-    def firmware_request_status_notification(self, p: dict[str, Any]) -> dict[str, Any]:
+    def firmware_status_notification(self, p: dict[str, Any]) -> dict[str, Any]:
         registry.station_report_update(station_id=self.station_id, firmware_status=p["status"])
         firmware_status_record(
             station_id=self.station_id, status=CHARGER_STATUS.get(p["status"]), request_id=p.get("requestId")

@@ -20,11 +20,10 @@ from stations.domain import (
     StationInfo,
     StopReason,
 )
-from stations.firmware.progress import firmware_boot_record, firmware_status_record
+from stations.firmware.progress import firmware_boot_record
 from stations.models import OutgoingCall
 from stations.ocpp import base, logs, profiles
 from stations.ocpp.base import ProtocolAdapter, format_timestamp, parse_timestamp
-from stations.ocpp.firmware import CHARGER_STATUS
 from stations.ocpp.framing import ErrorKind, FrameError
 from stations.ocpp.security import SecurityMessages
 from stations.services import registry, sessions
@@ -151,7 +150,7 @@ class Ocpp16(SecurityMessages, ProtocolAdapter):
         # The security extension (OCPP 1.6 Security Whitepaper)
         "SecurityEventNotification": "security_event_notification",
         "LogStatusNotification": "log_status_notification",
-        "SignedFirmwareStatusNotification": "firmware_request_status_notification",
+        "SignedFirmwareStatusNotification": "firmware_status_notification",
     }
     csms_actions = frozenset(
         {
@@ -338,9 +337,4 @@ class Ocpp16(SecurityMessages, ProtocolAdapter):
         diagnostics_status_record(
             station_id=self.station_id, status=logs.log_status("DiagnosticsStatusNotification", p["status"])
         )
-        return {}
-
-    def firmware_status_notification(self, p: dict[str, Any]) -> dict[str, Any]:
-        registry.station_report_update(station_id=self.station_id, firmware_status=p["status"])
-        firmware_status_record(station_id=self.station_id, status=CHARGER_STATUS.get(p["status"]))
         return {}

@@ -216,7 +216,7 @@ class Ocpp201(SecurityMessages, ProtocolAdapter):
         "NotifyReport": "notify_report",
         "NotifyEvent": "notify_event",
         "SecurityEventNotification": "security_event_notification",
-        "FirmwareStatusNotification": "firmware_request_status_notification",
+        "FirmwareStatusNotification": "firmware_status_notification",
         "LogStatusNotification": "log_status_notification",
         "DataTransfer": "data_transfer",
     }
