@@ -10,13 +10,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, Protocol, cast
+from typing import Any
 
 from django.utils import timezone
 
 from energy.models import AllocationStatus
 from stations.exceptions import CallRejected, StationError, StationOffline
 from stations.ocpp.adapters import ADAPTERS
+from stations.ocpp.base import ProtocolAdapter
 from stations.ocpp.commands import station_call_async
 from stations.ocpp.profiles import ProfileLimit, ProfilePurpose, profile_accepted
 
@@ -31,32 +32,7 @@ CHARGER_DEFAULT_PROFILE_ID = 2
 EVSE_DEFAULT_PROFILE_BASE = 100
 SESSION_PROFILE_BASE = 1000
 Call = tuple[str, dict[str, Any]]  # (action, payload)
-
-
-class SmartCharging(Protocol):
-    """The smart-charging calls of the adapter classes in ADAPTERS (static methods of each version)."""
-
-    @staticmethod
-    def charging_profile_call(limit: ProfileLimit) -> Call: ...
-
-    @staticmethod
-    def clear_charging_profile_call(
-        *, profile_id: int | None = None, evse_id: int | None = None, purpose: ProfilePurpose | None = None
-    ) -> Call: ...
-
-    @staticmethod
-    def composite_schedule_call(*, evse_id: int, duration_s: int = 60) -> Call: ...
-
-    @staticmethod
-    def composite_limit(answer: dict[str, Any]) -> Decimal | None: ...
-
-
-Build = Callable[[SmartCharging], Call]  # the call for the charger's OCPP version
-
-
-def _smart_charging(protocol: str) -> SmartCharging | None:
-    """The adapter class of the charger's OCPP version; None for one the gateway does not speak."""
-    return cast("SmartCharging | None", ADAPTERS.get(protocol))
+Build = Callable[[type[ProtocolAdapter]], Call]  # the call for the charger's OCPP version
 
 
 class SendKind(StrEnum):
@@ -132,7 +108,7 @@ async def profile_call(
 ) -> tuple[AllocationStatus, str]:
     """Send one charging-profile call (set or clear) built by `build(adapter)`; the charger's answer as a
     status and an error, never raising for the charger's sake."""
-    adapter = _smart_charging(protocol)
+    adapter = ADAPTERS.get(protocol)
     if adapter is None:
         return AllocationStatus.OFFLINE, "The charger has never connected."
     try:
@@ -179,7 +155,7 @@ class Composite:
 async def composite_check(send: Send) -> Composite | None:
     """Ask the charger which limit it applies on the EVSE now (GetCompositeSchedule); None when it
     cannot tell (the charger does not support it or is gone)."""
-    adapter = _smart_charging(send.protocol)
+    adapter = ADAPTERS.get(send.protocol)
     if adapter is None:
         return None
     call = adapter.composite_schedule_call(evse_id=send.evse_id)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.db import transaction
 from django.utils import timezone
@@ -20,6 +20,9 @@ from stations.ocpp.validation import validate_payload
 from stations.services import registry, sessions
 from stations.services.journal import FrameRecord, frames_record
 from stations.services.registry import station_seen
+
+if TYPE_CHECKING:  # profiles imports this module
+    from stations.ocpp.profiles import ProfileLimit, ProfilePurpose
 
 logger = logging.getLogger(__name__)
 
@@ -263,6 +266,25 @@ class ProtocolAdapter:
     @classmethod
     def remote_stop_call(cls, external_id: str) -> tuple[str, dict[str, Any]] | None:
         """The call that asks the charger to stop a session, or None if this id cannot name one."""
+        raise NotImplementedError
+
+    # Smart charging: each version sets these to its builders and readers in stations/ocpp/profiles.py.
+    @staticmethod
+    def charging_profile_call(limit: ProfileLimit) -> tuple[str, dict[str, Any]]:
+        raise NotImplementedError
+
+    @staticmethod
+    def clear_charging_profile_call(
+        *, profile_id: int | None = None, evse_id: int | None = None, purpose: ProfilePurpose | None = None
+    ) -> tuple[str, dict[str, Any]]:
+        raise NotImplementedError
+
+    @staticmethod
+    def composite_schedule_call(*, evse_id: int, duration_s: int = 60) -> tuple[str, dict[str, Any]]:
+        raise NotImplementedError
+
+    @staticmethod
+    def composite_limit(answer: dict[str, Any]) -> Decimal | None:
         raise NotImplementedError
 
     @classmethod
