@@ -284,6 +284,17 @@ class ChargingSession(models.Model):
             return max(self.meter_last_wh - self.meter_start_wh, 0)
         return None
 
+    @property
+    def left_open_by_reboot(self) -> bool:
+        """Open, but begun before its charger's last boot: one that running() leaves out."""
+        last_boot = self.station.last_boot_at
+        return (
+            self.stopped_at is None
+            and self.started_at is not None
+            and last_boot is not None
+            and last_boot > self.created_at
+        )
+
 
 class MeterSample(models.Model):
     """One sampled value. Written in bulk, one INSERT per MeterValues message; kept narrow because

@@ -303,7 +303,6 @@ class StationAdmin(TenantAdmin):
             "admin/stations/station/recent_sessions.html",
             {
                 "sessions": [(s, kwh(s.live_energy_wh)) for s in sessions],
-                "last_boot_at": station.last_boot_at,
                 "all_url": changelist_url(ChargingSession, station__id__exact=station.pk),
             },
         )
