@@ -96,8 +96,8 @@ def next_day_start(sites: Iterable[Site], *, now: datetime | None = None) -> dat
     )
 
 
-def site_live(site: Site, *, now: datetime | None = None) -> SiteLive:
-    now = now or timezone.now()
+def site_live(site: Site, *, today: SiteDay) -> SiteLive:
+    """The site's row now; its sessions and energy of today from `today` (site_today)."""
     stations = list(Station.objects.filter(site=site).values_list("pk", "is_online", "status"))
     faulty_stations = {pk for pk, _, status in stations if status in FAULTED_STATUSES}
     # An offline charger's last statuses and open sessions are stale: it counts as offline only.
@@ -108,8 +108,6 @@ def site_live(site: Site, *, now: datetime | None = None) -> SiteLive:
         .filter(station__site=site, station__is_online=True)
         .values_list("pk", flat=True)
     )
-    midnight = local_day_start(site, now.astimezone(site_zone(site)).date())
-    today = list(ChargingSession.objects.filter(station__site=site, started_at__gte=midnight))
     online = len(online_ids)
     return SiteLive(
         site_id=site.pk,
@@ -125,14 +123,15 @@ def site_live(site: Site, *, now: datetime | None = None) -> SiteLive:
             if sid in online_ids and (status in FAULTED_STATUSES or sid in faulty_stations)
         ),
         power_w=_power_w(open_sessions),
-        sessions_today=len(today),
-        energy_today_wh=sum(s.live_energy_wh or 0 for s in today),
+        sessions_today=today.sessions,
+        energy_today_wh=today.energy_wh,
     )
 
 
 def sites_live(site_ids: Iterable[int]) -> list[SiteLive]:
     now = timezone.now()
-    return [site_live(site, now=now) for site in Site.objects.filter(pk__in=list(site_ids)).order_by("name")]
+    sites = Site.objects.filter(pk__in=list(site_ids)).order_by("name")
+    return [site_live(site, today=site_today(site, now=now)) for site in sites]
 
 
 @dataclass(frozen=True)
@@ -147,6 +146,7 @@ class SiteDay:
     """One site's figures for one of its local days, in the sums a chart of several sites adds up."""
 
     day: date
+    sessions: int  # started that day
     energy_wh: int  # of the sessions started that day
     busy_s: float  # connector-seconds with a session open
     capacity_s: float  # connector-seconds of the day, up to now
@@ -171,13 +171,14 @@ def site_days(site: Site, *, days: int, now: datetime | None = None) -> list[Sit
         day = first_day + timedelta(days=offset)
         start = local_day_start(site, day)
         end = min(local_day_start(site, day + timedelta(days=1)), now)
-        busy, energy = 0.0, 0
+        busy, energy, started = 0.0, 0, 0
         for began, ended, session in spans:
             busy += max((min(ended, end) - max(began, start)).total_seconds(), 0)
             if start <= began < end:
                 energy += session.live_energy_wh or 0
+                started += 1
         capacity = connectors * max((end - start).total_seconds(), 0)
-        figures.append(SiteDay(day=day, energy_wh=energy, busy_s=busy, capacity_s=capacity))
+        figures.append(SiteDay(day=day, sessions=started, energy_wh=energy, busy_s=busy, capacity_s=capacity))
     return figures
 
 
@@ -211,8 +212,8 @@ def daily_figures(sites: list[Site], *, days: int, now: datetime | None = None) 
 def site_message(site: Site, *, now: datetime | None = None) -> dict[str, Any]:
     """What a dashboard is sent of a site, JSON-safe: its row, and under "today" its figures for the
     last bar of the per-day charts."""
-    now = now or timezone.now()
-    return {**site_live(site, now=now).as_dict(), "today": site_today(site, now=now).as_dict()}
+    today = site_today(site, now=now)
+    return {**site_live(site, today=today).as_dict(), "today": today.as_dict()}
 
 
 def sites_messages(site_ids: Iterable[int]) -> list[dict[str, Any]]:
